@@ -1,0 +1,21 @@
+"""oslo.config options of dpiaas, one module per group.
+
+Options are registered on a ``ConfigOpts`` passed in (never a global), so
+that services and tests build their own configuration.
+"""
+from dpiaas.conf import dpi
+
+MODULES = (dpi,)
+
+
+def register_opts(conf):
+    for module in MODULES:
+        module.register_opts(conf)
+
+
+def list_opts():
+    """(group, options) pairs for oslo-config-generator."""
+    out = []
+    for module in MODULES:
+        out.extend(module.list_opts())
+    return out

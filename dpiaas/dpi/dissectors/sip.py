@@ -1,0 +1,105 @@
+"""SIP: counting requests by method and responses by class, and latency.
+
+Latency pairs a request with its first final response (>= 200) through
+Call-ID + CSeq, the pair RFC 3261 makes unique per transaction; 1xx are
+hop-by-hop and would measure the nearest proxy, not the service.
+"""
+import numba
+import numpy as np
+
+from dpiaas.dpi import latency
+from dpiaas.dpi import metrics as m
+from dpiaas.dpi.dissectors import textproto as tp
+
+_SALT = np.uint64(0x5151515151515151)
+
+
+@numba.njit(cache=True)
+def count_message(cnt, row, kind, detail, weight):
+    """Count one SIP start line; False if it is not a valid one."""
+    if kind == tp.LINE_SIP_REQUEST:
+        k = m.SIP_REQ_OTHER if detail < 0 else detail
+        cnt[row, m.SIP_BASE + k] += weight
+        return True
+    cls = detail // 100
+    if 1 <= cls <= 6:
+        cnt[row, m.SIP_BASE + m.SIP_RESP_1XX + cls - 1] += weight
+        return True
+    cnt[row, m.SIP_BASE + m.SIP_MALFORMED] += weight
+    return False
+
+
+@numba.njit(cache=True)
+def transaction(pend, lat, latn, rng, slot, kind, detail, h_callid, h_cseq,
+                ts, timeout_ns):
+    """Latency bookkeeping for a counted SIP message."""
+    if h_callid == 0 or h_cseq == 0:
+        return
+    key = np.int64(np.uint64(h_callid) ^ (np.uint64(h_cseq) * _SALT))
+    if kind == tp.LINE_SIP_REQUEST:
+        if detail != m.SIP_REQ_ACK:
+            latency.pending_put(pend, key, ts)
+    elif detail >= 200:
+        dt = latency.pending_take(pend, key, ts, timeout_ns)
+        if dt >= 0:
+            latency.add_sample(lat, latn, slot, dt / 1e6, rng)
+
+
+@numba.njit(cache=True)
+def datagram(a, s, e, cnt, row, ts, weight, pend, lat, latn, rng,
+             timeout_ns):
+    """Decode one SIP message carried in a UDP datagram a[s:e]."""
+    # RFC 5626 keep-alives (CRLF / CRLFCRLF) are not messages.
+    p = s
+    while p < e and (a[p] == 13 or a[p] == 10):
+        p += 1
+    if p >= e:
+        return
+    nl = p
+    while nl < e and a[nl] != 10:
+        nl += 1
+    kind, detail = tp.classify_start_line(a, p, nl)
+    if kind == tp.LINE_SIP_REQUEST or kind == tp.LINE_SIP_RESPONSE:
+        if not count_message(cnt, row, kind, detail, weight):
+            return
+    elif kind == tp.LINE_HTTP_REQUEST or kind == tp.LINE_HTTP_RESPONSE:
+        # not SIP by its bytes: counted as what it is
+        from_http_datagram(cnt, row, kind, detail, weight)
+        return
+    else:
+        cnt[row, m.SIP_BASE + m.SIP_MALFORMED] += weight
+        return
+    h1 = np.uint64(0)
+    h2 = np.uint64(0)
+    q = nl + 1
+    while q < e:
+        le = q
+        while le < e and a[le] != 10:
+            le += 1
+        ls = q
+        lend = le
+        if lend > ls and a[lend - 1] == 13:
+            lend -= 1
+        if lend == ls:
+            break
+        hid, v = tp.header_of(a, ls, lend, True)
+        if hid == tp.H_CALL_ID:
+            h1 = tp.hash_bytes(np.uint64(0xCBF29CE484222325), a, v, lend)
+        elif hid == tp.H_CSEQ:
+            h2 = tp.cseq_hash(a, v, lend)
+        q = le + 1
+    transaction(pend, lat, latn, rng, row * m.LAT_SLOTS_PER_ROW + m.APP_SIP,
+                kind, detail, np.int64(h1), np.int64(h2), ts, timeout_ns)
+
+
+@numba.njit(cache=True)
+def from_http_datagram(cnt, row, kind, detail, weight):
+    if kind == tp.LINE_HTTP_REQUEST:
+        k = m.HTTP_REQ_OTHER if detail < 0 else detail
+        cnt[row, m.HTTP_BASE + k] += weight
+    else:
+        cls = detail // 100
+        if 1 <= cls <= 5:
+            cnt[row, m.HTTP_BASE + m.HTTP_RESP_1XX + cls - 1] += weight
+        else:
+            cnt[row, m.HTTP_BASE + m.HTTP_MALFORMED] += weight

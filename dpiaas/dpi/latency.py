@@ -1,0 +1,96 @@
+"""Request-to-response latency: pending requests and per-interval samples.
+
+SIP (Call-ID + CSeq) and DNS (flow + id) requests wait in a small
+set-associative table keyed by a 64-bit hash; the response that matches
+takes its request out and leaves one latency sample. HTTP pairs in order on
+its connection instead (see :mod:`dpiaas.dpi.streams`). Samples are kept
+per (service row, application) and interval, up to a fixed number each
+(reservoir sampling beyond it), so p50/p95 cost O(samples) once per interval
+and memory is bounded however busy a service is.
+"""
+import numba
+import numpy as np
+
+WAYS = 4
+P_KEY = 0
+P_TS = 1
+
+
+def new_pending(size):
+    size = max(WAYS, 1 << (int(size) - 1).bit_length())
+    return np.zeros((size, 2), dtype=np.int64)
+
+
+def new_samples(slots, per_slot):
+    return (np.zeros((slots, per_slot), dtype=np.float64),
+            np.zeros(slots, dtype=np.int64))
+
+
+@numba.njit(cache=True)
+def pending_put(pend, key, ts):
+    """Remember a request; a retransmission keeps the first timestamp."""
+    if key == 0:
+        key = 1
+    base = (np.uint64(key) & np.uint64(pend.shape[0] - 1)) \
+        & ~np.uint64(WAYS - 1)
+    victim = -1
+    oldest = np.int64(0x7FFFFFFFFFFFFFFF)
+    for w in range(WAYS):
+        j = np.int64(base) + w
+        if pend[j, P_KEY] == key:
+            return
+        if pend[j, P_KEY] == 0:
+            if victim < 0 or oldest > -1:
+                victim = j
+                oldest = -1
+        elif oldest > -1 and pend[j, P_TS] < oldest:
+            oldest = pend[j, P_TS]
+            victim = j
+    pend[victim, P_KEY] = key
+    pend[victim, P_TS] = ts
+
+
+@numba.njit(cache=True)
+def pending_take(pend, key, ts, timeout_ns):
+    """Take the request answered at ``ts``; its latency in ns or -1."""
+    if key == 0:
+        key = 1
+    base = (np.uint64(key) & np.uint64(pend.shape[0] - 1)) \
+        & ~np.uint64(WAYS - 1)
+    for w in range(WAYS):
+        j = np.int64(base) + w
+        if pend[j, P_KEY] == key:
+            pend[j, P_KEY] = 0
+            dt = ts - pend[j, P_TS]
+            if dt < 0 or dt > timeout_ns:
+                return -1
+            return dt
+    return -1
+
+
+@numba.njit(cache=True)
+def add_sample(lat, latn, slot, value, rng):
+    """Add a latency sample (ms) to ``slot``; reservoir beyond capacity."""
+    n = latn[slot]
+    cap = lat.shape[1]
+    if n < cap:
+        lat[slot, n] = value
+    else:
+        x = rng[0]
+        x ^= x << np.uint64(13)
+        x ^= x >> np.uint64(7)
+        x ^= x << np.uint64(17)
+        rng[0] = x
+        j = np.int64(x % np.uint64(n + 1))
+        if j < cap:
+            lat[slot, j] = value
+    latn[slot] = n + 1
+
+
+def percentiles(lat, latn, slot):
+    """(p50, p95) in ms of ``slot``'s samples, or None when it has none."""
+    n = min(int(latn[slot]), lat.shape[1])
+    if n == 0:
+        return None
+    p50, p95 = np.percentile(lat[slot, :n], (50, 95))
+    return round(float(p50), 3), round(float(p95), 3)

@@ -1,0 +1,1 @@
+"""Where ports, hosts, tap devices and Security Group rules come from."""
