@@ -69,6 +69,9 @@ def datagram(a, s, e, cnt, row, ts, weight, pend, lat, latn, rng,
     else:
         cnt[row, m.SIP_BASE + m.SIP_MALFORMED] += weight
         return
+    if (kind == tp.LINE_SIP_REQUEST and detail == m.SIP_REQ_ACK) or (
+            kind == tp.LINE_SIP_RESPONSE and detail < 200):
+        return           # neither opens nor closes a transaction
     h1 = np.uint64(0)
     h2 = np.uint64(0)
     q = nl + 1
@@ -87,6 +90,8 @@ def datagram(a, s, e, cnt, row, ts, weight, pend, lat, latn, rng,
             h1 = tp.hash_bytes(np.uint64(0xCBF29CE484222325), a, v, lend)
         elif hid == tp.H_CSEQ:
             h2 = tp.cseq_hash(a, v, lend)
+        if h1 != 0 and h2 != 0:
+            break        # nothing else in a datagram is needed
         q = le + 1
     transaction(pend, lat, latn, rng, row * m.LAT_SLOTS_PER_ROW + m.APP_SIP,
                 kind, detail, np.int64(h1), np.int64(h2), ts, timeout_ns)

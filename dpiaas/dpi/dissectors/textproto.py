@@ -174,7 +174,17 @@ def name_is(a, s, e, lit):
 
 @numba.njit(cache=True)
 def header_of(a, s, e, sip):
-    """(header id, value start) of the header line a[s:e]."""
+    """(header id, value start) of the header line a[s:e].
+
+    Most header lines are none of the few the counters need: their first
+    byte rules them out before the line is scanned for its colon.
+    """
+    if s >= e:
+        return H_OTHER, e
+    first = lower(a[s])
+    if first != 99 and first != 116 and not (
+            sip and (first == 105 or first == 108)):   # c t (i l)
+        return H_OTHER, e
     c = s
     while c < e and a[c] != 58:     # ':'
         c += 1

@@ -113,7 +113,10 @@ def _end_of_headers(st, slot, d, b, ts, cnt, row, pend, lat, latn, rng,
                         lat, latn, row * m.LAT_SLOTS_PER_ROW + m.APP_HTTP,
                         dt / 1e6, rng)
         if detail == 101 or (connect and cls == 2):
+            # the connection now carries another protocol, both ways
             mode = sm.M_UNTIL_CLOSE
+            st[slot, sm.S_DIR0 + (1 - d) * sm.D_SIZE + sm.D_MODE] = \
+                sm.M_UNTIL_CLOSE
         elif cls == 1 or detail == 204 or detail == 304 or head:
             mode = sm.M_START
         elif (flags & F_CHUNKED) != 0:
