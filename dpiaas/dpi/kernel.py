@@ -113,10 +113,10 @@ def run(start, n, interval_end, ts_ns, wirelen, weight, pkttype, buf,
             if e <= s:
                 continue
             if app == m.APP_SIP:
-                sip.datagram(buf, s, e, cnt, row, ts, w, pend, lat, latn,
+                sip.datagram(buf, s, e, cnt, row, ts, pend, lat, latn,
                              rng, timeout_ns)
             elif app == m.APP_DNS:
-                dns.message(buf, s, e, cnt, row, np.int64(fhash[i]), ts, w,
+                dns.message(buf, s, e, cnt, row, np.int64(fhash[i]), ts,
                             pend, lat, latn, rng, timeout_ns)
             continue
         # ---- TCP stream of a decoded service

@@ -7,9 +7,9 @@ ends the file with a warning; a file that is not a capture, or whose record
 headers are impossible, raises :class:`CaptureFileError` with one line that
 says what is wrong.
 """
-import gzip
 import logging
 import struct
+import zlib
 
 import numba
 import numpy as np
@@ -98,7 +98,11 @@ def index_pcapng(buf, pos, end, big, if_linktype, if_tick_ns, linktype,
                 return n, pos, 1
             ticks = (_u32(buf, pos + 12, big) << 32) | _u32(buf, pos + 16,
                                                           big)
-            ts[n] = np.int64(ticks * if_tick_ns[ifid])
+            tick = if_tick_ns[ifid]
+            if tick == np.floor(tick):       # exact for ms/us/ns units
+                ts[n] = ticks * np.int64(tick)
+            else:
+                ts[n] = np.int64(ticks * tick)
             off[n] = pos + 28
             caplen[n] = incl
             orig = _u32(buf, pos + 24, big)
@@ -122,6 +126,46 @@ def index_pcapng(buf, pos, end, big, if_linktype, if_tick_ns, linktype,
     return n, pos, 0
 
 
+class _GunzipReader:
+    """Decompress a gzip file as it is read, keeping every byte that was
+    decompressed when the stream turns out to be cut short (``gzip``'s own
+    reader raises and loses the whole read). Concatenated members work."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.z = zlib.decompressobj(wbits=31)
+        self.pending = b''
+        self.cut = False
+
+    def read(self, size):
+        out = [self.pending]
+        have = len(self.pending)
+        while have < size:
+            data = self.raw.read(1 << 20)
+            if not data:
+                if not self.z.eof and self.z.unconsumed_tail == b'':
+                    self.cut = True
+                break
+            try:
+                chunk = self.z.decompress(data)
+            except zlib.error as exc:
+                raise OSError('gzip data corrupt: %s' % exc)
+            while self.z.eof and self.z.unused_data:
+                rest = self.z.unused_data
+                self.z = zlib.decompressobj(wbits=31)
+                chunk += self.z.decompress(rest)
+            out.append(chunk)
+            have += len(chunk)
+        data = b''.join(out)
+        self.pending = data[size:]
+        if self.cut and not self.pending and len(data) <= size:
+            LOG.warning('gzip stream cut short; using what it held')
+        return data[:size]
+
+    def close(self):
+        self.raw.close()
+
+
 def _open(path):
     try:
         f = open(path, 'rb')
@@ -130,7 +174,7 @@ def _open(path):
     head = f.read(2)
     f.seek(0)
     if head == b'\x1f\x8b':
-        return gzip.GzipFile(fileobj=f)
+        return _GunzipReader(f)
     return f
 
 

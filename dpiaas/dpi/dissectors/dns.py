@@ -15,17 +15,17 @@ from dpiaas.dpi import metrics as m
 
 
 @numba.njit(cache=True)
-def message(a, s, e, cnt, row, fkey, ts, weight, pend, lat, latn, rng,
+def message(a, s, e, cnt, row, fkey, ts, pend, lat, latn, rng,
             timeout_ns):
     """Count the DNS message whose header starts at a[s] (e: its end)."""
     if e - s < 12:
-        cnt[row, m.DNS_BASE + m.DNS_MALFORMED] += weight
+        cnt[row, m.DNS_BASE + m.DNS_MALFORMED] += 1
         return
     ident = hdr.be16(a, s)
     flags = hdr.be16(a, s + 2)
     key = np.int64(hdr.mix64(np.uint64(fkey) ^ np.uint64(ident + 1)))
     if (flags & 0x8000) == 0:
-        cnt[row, m.DNS_BASE + m.DNS_QUERIES] += weight
+        cnt[row, m.DNS_BASE + m.DNS_QUERIES] += 1
         latency.pending_put(pend, key, ts)
         return
     rcode = flags & 0x000F
@@ -39,7 +39,7 @@ def message(a, s, e, cnt, row, fkey, ts, weight, pend, lat, latn, rng,
         k = m.DNS_REFUSED
     else:
         k = m.DNS_OTHER
-    cnt[row, m.DNS_BASE + k] += weight
+    cnt[row, m.DNS_BASE + k] += 1
     dt = latency.pending_take(pend, key, ts, timeout_ns)
     if dt >= 0:
         latency.add_sample(lat, latn, row * m.LAT_SLOTS_PER_ROW + m.APP_DNS,

@@ -15,17 +15,17 @@ _SALT = np.uint64(0x5151515151515151)
 
 
 @numba.njit(cache=True)
-def count_message(cnt, row, kind, detail, weight):
+def count_message(cnt, row, kind, detail):
     """Count one SIP start line; False if it is not a valid one."""
     if kind == tp.LINE_SIP_REQUEST:
         k = m.SIP_REQ_OTHER if detail < 0 else detail
-        cnt[row, m.SIP_BASE + k] += weight
+        cnt[row, m.SIP_BASE + k] += 1
         return True
     cls = detail // 100
     if 1 <= cls <= 6:
-        cnt[row, m.SIP_BASE + m.SIP_RESP_1XX + cls - 1] += weight
+        cnt[row, m.SIP_BASE + m.SIP_RESP_1XX + cls - 1] += 1
         return True
-    cnt[row, m.SIP_BASE + m.SIP_MALFORMED] += weight
+    cnt[row, m.SIP_BASE + m.SIP_MALFORMED] += 1
     return False
 
 
@@ -46,7 +46,7 @@ def transaction(pend, lat, latn, rng, slot, kind, detail, h_callid, h_cseq,
 
 
 @numba.njit(cache=True)
-def datagram(a, s, e, cnt, row, ts, weight, pend, lat, latn, rng,
+def datagram(a, s, e, cnt, row, ts, pend, lat, latn, rng,
              timeout_ns):
     """Decode one SIP message carried in a UDP datagram a[s:e]."""
     # RFC 5626 keep-alives (CRLF / CRLFCRLF) are not messages.
@@ -60,14 +60,14 @@ def datagram(a, s, e, cnt, row, ts, weight, pend, lat, latn, rng,
         nl += 1
     kind, detail = tp.classify_start_line(a, p, nl)
     if kind == tp.LINE_SIP_REQUEST or kind == tp.LINE_SIP_RESPONSE:
-        if not count_message(cnt, row, kind, detail, weight):
+        if not count_message(cnt, row, kind, detail):
             return
     elif kind == tp.LINE_HTTP_REQUEST or kind == tp.LINE_HTTP_RESPONSE:
         # not SIP by its bytes: counted as what it is
-        from_http_datagram(cnt, row, kind, detail, weight)
+        from_http_datagram(cnt, row, kind, detail)
         return
     else:
-        cnt[row, m.SIP_BASE + m.SIP_MALFORMED] += weight
+        cnt[row, m.SIP_BASE + m.SIP_MALFORMED] += 1
         return
     if (kind == tp.LINE_SIP_REQUEST and detail == m.SIP_REQ_ACK) or (
             kind == tp.LINE_SIP_RESPONSE and detail < 200):
@@ -98,13 +98,13 @@ def datagram(a, s, e, cnt, row, ts, weight, pend, lat, latn, rng,
 
 
 @numba.njit(cache=True)
-def from_http_datagram(cnt, row, kind, detail, weight):
+def from_http_datagram(cnt, row, kind, detail):
     if kind == tp.LINE_HTTP_REQUEST:
         k = m.HTTP_REQ_OTHER if detail < 0 else detail
-        cnt[row, m.HTTP_BASE + k] += weight
+        cnt[row, m.HTTP_BASE + k] += 1
     else:
         cls = detail // 100
         if 1 <= cls <= 5:
-            cnt[row, m.HTTP_BASE + m.HTTP_RESP_1XX + cls - 1] += weight
+            cnt[row, m.HTTP_BASE + m.HTTP_RESP_1XX + cls - 1] += 1
         else:
-            cnt[row, m.HTTP_BASE + m.HTTP_MALFORMED] += weight
+            cnt[row, m.HTTP_BASE + m.HTTP_MALFORMED] += 1

@@ -60,7 +60,7 @@ def _end_of_headers(st, slot, d, b, ts, cnt, row, pend, lat, latn, rng,
     mode = sm.M_START
     remain = 0
     if kind == tp.LINE_SIP_REQUEST or kind == tp.LINE_SIP_RESPONSE:
-        if sip.count_message(cnt, row, kind, detail, 1):
+        if sip.count_message(cnt, row, kind, detail):
             sip.transaction(pend, lat, latn, rng,
                             row * m.LAT_SLOTS_PER_ROW + m.APP_SIP, kind,
                             detail, st[slot, b + sm.D_H1],
@@ -347,7 +347,7 @@ def feed_dns(st, lb, slot, d, a, s, e, gap, ts, cnt, row, fkey, pend, lat,
             else:
                 st[slot, b + sm.D_MODE] = sm.M_DNS_HDR
         else:
-            dns.message(line, 0, 12, cnt, row, fkey, ts, 1, pend, lat, latn,
+            dns.message(line, 0, 12, cnt, row, fkey, ts, pend, lat, latn,
                         rng, timeout_ns)
             rest = st[slot, b + sm.D_CL] - 12
             if rest > 0:
