@@ -7,6 +7,7 @@ hop-by-hop and would measure the nearest proxy, not the service.
 import numba
 import numpy as np
 
+from dpiaas.dpi import bytescan
 from dpiaas.dpi import latency
 from dpiaas.dpi import metrics as m
 from dpiaas.dpi.dissectors import textproto as tp
@@ -55,9 +56,7 @@ def datagram(a, s, e, cnt, row, ts, pend, lat, latn, rng,
         p += 1
     if p >= e:
         return
-    nl = p
-    while nl < e and a[nl] != 10:
-        nl += 1
+    nl = bytescan.find_byte(a, p, e, 10)
     kind, detail = tp.classify_start_line(a, p, nl)
     if kind == tp.LINE_SIP_REQUEST or kind == tp.LINE_SIP_RESPONSE:
         if not count_message(cnt, row, kind, detail):
@@ -76,9 +75,7 @@ def datagram(a, s, e, cnt, row, ts, pend, lat, latn, rng,
     h2 = np.uint64(0)
     q = nl + 1
     while q < e:
-        le = q
-        while le < e and a[le] != 10:
-            le += 1
+        le = bytescan.find_byte(a, q, e, 10)
         ls = q
         lend = le
         if lend > ls and a[lend - 1] == 13:

@@ -8,6 +8,7 @@ stream's line buffer.
 import numba
 import numpy as np
 
+from dpiaas.dpi import bytescan
 from dpiaas.dpi import headers as hdr
 
 # What a start line is.
@@ -185,9 +186,7 @@ def header_of(a, s, e, sip):
     if first != 99 and first != 116 and not (
             sip and (first == 105 or first == 108)):   # c t (i l)
         return H_OTHER, e
-    c = s
-    while c < e and a[c] != 58:     # ':'
-        c += 1
+    c = bytescan.find_byte(a, s, e, 58)     # ':'
     if c >= e:
         return H_OTHER, e
     ne = c

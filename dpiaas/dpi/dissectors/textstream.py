@@ -12,6 +12,7 @@ complete: that is when its class is known and its latency measurable.
 import numba
 import numpy as np
 
+from dpiaas.dpi import bytescan
 from dpiaas.dpi import latency
 from dpiaas.dpi import metrics as m
 from dpiaas.dpi import streams as sm
@@ -35,9 +36,7 @@ def _malformed(cnt, row, app):
 @numba.njit(cache=True)
 def _looks_like_start(a, s, e):
     """Does a[s:e] begin with something a start line begins with?"""
-    nl = s
-    while nl < e and a[nl] != 10:
-        nl += 1
+    nl = bytescan.find_byte(a, s, e, 10)
     if nl < e:
         kind, _ = tp.classify_start_line(a, s, nl)
         return kind != tp.LINE_NONE
@@ -265,9 +264,7 @@ def feed(st, lb, slot, d, a, s, e, gap, ts, cnt, row, app, pend, lat, latn,
         if mode == sm.M_UNTIL_CLOSE or mode == sm.M_LOST:
             return
         # line-oriented modes
-        nl = p
-        while nl < e and a[nl] != 10:
-            nl += 1
+        nl = bytescan.find_byte(a, p, e, 10)
         llen = st[slot, b + sm.D_LLEN]
         if nl == e:
             # the line continues in the next segment: keep what fits

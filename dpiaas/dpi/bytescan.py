@@ -1,0 +1,47 @@
+"""Finding a byte in a payload eight bytes at a time.
+
+Text protocols spend most of their time looking for the end of a line.
+A byte-by-byte loop costs about a nanosecond per byte here; loading eight
+bytes at once (an unaligned 64-bit load, which numba cannot express, hence
+the small LLVM intrinsic) and testing them together with the classic
+"has a zero byte" bit trick is several times faster on lines of typical
+header length.
+"""
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+_ONES = np.uint64(0x0101010101010101)
+_HIGHS = np.uint64(0x8080808080808080)
+
+
+@intrinsic
+def _load_u64(typingctx, arr, idx):
+    """Little-endian uint64 at arr[idx:idx+8] (caller checks bounds)."""
+    sig = types.uint64(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        p64 = builder.bitcast(ptr, ir.IntType(64).as_pointer())
+        return builder.load(p64, align=1)
+    return sig, codegen
+
+
+@numba.njit(cache=True)
+def find_byte(a, s, e, ch):
+    """Index of the first ``ch`` in a[s:e], or ``e`` when there is none."""
+    pattern = np.uint64(ch) * _ONES
+    i = s
+    while i + 8 <= e:
+        x = _load_u64(a, i) ^ pattern
+        if ((x - _ONES) & ~x & _HIGHS) != 0:
+            break
+        i += 8
+    while i < e:
+        if a[i] == ch:
+            return i
+        i += 1
+    return e
