@@ -25,17 +25,6 @@ PKT_FRAGMENT = -1   # left for reassembly
 R_STOP = 0          # index of the first packet not processed
 
 
-@numba.njit(cache=True, inline='always')
-def _is_vm(hi, lo, mac, vm_hi, vm_lo, vm_mac):
-    for k in range(vm_hi.shape[0]):
-        if vm_hi[k] == hi and vm_lo[k] == lo:
-            return True
-    for k in range(vm_mac.shape[0]):
-        if vm_mac[k] == mac:
-            return True
-    return False
-
-
 @numba.njit(cache=True)
 def run(start, n, interval_end, ts_ns, wirelen, weight, pkttype, buf,
         status, proto, frag, src_hi, src_lo, dst_hi, dst_lo, src_mac,
@@ -44,7 +33,9 @@ def run(start, n, interval_end, ts_ns, wirelen, weight, pkttype, buf,
         cnt, st, lb, ststats, pend, lat, latn, rng, timeout_ns, app_col):
     """Process packets ``start..`` until ``n`` or one at/after
     ``interval_end``; return the index of the first one not processed."""
-    have_identity = vm_hi.shape[0] > 0 or vm_mac.shape[0] > 0
+    n_ip = vm_hi.shape[0]
+    n_mac = vm_mac.shape[0]
+    have_identity = n_ip > 0 or n_mac > 0
     for i in range(start, n):
         ts = ts_ns[i]
         if ts >= interval_end:
@@ -65,10 +56,21 @@ def run(start, n, interval_end, ts_ns, wirelen, weight, pkttype, buf,
         known = False
         inbound = False
         if have_identity:
-            vd = _is_vm(dst_hi[i], dst_lo[i], dst_mac[i], vm_hi, vm_lo,
-                        vm_mac)
-            vs = _is_vm(src_hi[i], src_lo[i], src_mac[i], vm_hi, vm_lo,
-                        vm_mac)
+            # written out: a helper function here cost ten times as much
+            vd = False
+            vs = False
+            dlo = dst_lo[i]
+            slo = src_lo[i]
+            for k in range(n_ip):
+                if vm_lo[k] == dlo and vm_hi[k] == dst_hi[i]:
+                    vd = True
+                if vm_lo[k] == slo and vm_hi[k] == src_hi[i]:
+                    vs = True
+            for k in range(n_mac):
+                if vm_mac[k] == dst_mac[i]:
+                    vd = True
+                if vm_mac[k] == src_mac[i]:
+                    vs = True
             if vd != vs:
                 known = True
                 inbound = vd

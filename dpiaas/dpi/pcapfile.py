@@ -7,7 +7,10 @@ ends the file with a warning; a file that is not a capture, or whose record
 headers are impossible, raises :class:`CaptureFileError` with one line that
 says what is wrong.
 """
+import io
 import logging
+import mmap
+import os
 import struct
 import zlib
 
@@ -205,6 +208,41 @@ class CaptureFile:
         finally:
             f.close()
 
+    def _next_buffer(self, f, carry):
+        """The next bytes to index, with ``carry`` (an unfinished record)
+        in front, and whether more may follow.
+
+        A plain file is memory-mapped whole: records are indexed where the
+        page cache holds them, and the kernels read only the bytes they
+        need. A compressed stream is read in chunks.
+        """
+        if isinstance(f, io.BufferedReader):
+            start = f.tell() - len(carry)
+            size = os.fstat(f.fileno()).st_size
+            f.seek(size)
+            if size - start <= 0:
+                return np.frombuffer(b'', dtype=np.uint8), False
+            try:
+                # copy-on-write: a writable array type, like every other
+                # batch's, so the kernels are compiled once (nothing
+                # writes to it)
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+            except (OSError, ValueError):
+                f.seek(start)
+                data = f.read()
+                return np.frombuffer(data, dtype=np.uint8), False
+            if hasattr(mm, 'madvise'):
+                mm.madvise(mmap.MADV_SEQUENTIAL)
+            return np.frombuffer(mm, dtype=np.uint8)[start:], False
+        try:
+            more = f.read(CHUNK)
+        except (OSError, EOFError) as exc:
+            LOG.warning('%s: %s; using the packets read so far',
+                        self.path, exc)
+            self.truncated = True
+            more = b''
+        return np.frombuffer(carry + more, dtype=np.uint8), more
+
     def _columns(self):
         n = self.batch_size
         return (np.empty(n, np.int64), np.empty(n, np.int32),
@@ -220,14 +258,7 @@ class CaptureFile:
         big = order == '>'
         carry = b''
         while True:
-            try:
-                more = f.read(CHUNK)
-            except (OSError, EOFError) as exc:
-                LOG.warning('%s: %s; using the packets read so far',
-                            self.path, exc)
-                self.truncated = True
-                more = b''
-            buf = np.frombuffer(carry + more, dtype=np.uint8)
+            buf, more = self._next_buffer(f, carry)
             pos = 0
             while True:
                 off, cap, wire, ts = self._columns()
@@ -255,20 +286,9 @@ class CaptureFile:
         if_linktype = []
         if_tick = []
         carry = magic
-        eof = False
         while True:
-            if not eof:
-                try:
-                    more = f.read(CHUNK)
-                except (OSError, EOFError) as exc:
-                    LOG.warning('%s: %s; using the packets read so far',
-                                self.path, exc)
-                    self.truncated = True
-                    more = b''
-                eof = not more
-            else:
-                more = b''
-            buf = np.frombuffer(carry + more, dtype=np.uint8)
+            buf, more = self._next_buffer(f, carry)
+            eof = not more
             pos = 0
             while True:
                 if len(buf) - pos < 12:

@@ -70,7 +70,7 @@ def new_table(size):
             np.zeros(4, dtype=np.int64))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline='always')
 def reset_dir(st, slot, d, mode):
     b = S_DIR0 + d * D_SIZE
     for k in range(D_SIZE):
@@ -117,7 +117,7 @@ def lookup(st, stats, key, ts, row, app, create):
     return free
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline='always')
 def release(st, slot):
     st[slot, S_KEY] = 0
 
