@@ -14,7 +14,8 @@ import numba
 import numpy as np
 
 WAYS = 8
-LINE_BUF = 512
+LINE_BUF = 256
+LINE_TAIL = 16
 HTTP_QUEUE = 8
 
 # Connection fields.

@@ -44,8 +44,15 @@ def _looks_like_start(a, s, e):
     if tp.starts_with(a, s, e, tp._SIP20) or tp.starts_with(a, s, e,
                                                             tp._HTTP):
         return True
+    # a method: an upper-case token and a space (SIP allows any token)
     n, v = tp.token_key(a, s, e)
-    return s + n < e and tp.find_method(tp.HTTP_KNOWN_METHODS, n, v) >= 0
+    if n < 3 or n > 20 or s + n >= e:
+        return False
+    for k in range(s, s + n):
+        c = a[k]
+        if not (65 <= c <= 90 or c == 45 or c == 95):
+            return False
+    return True
 
 
 @numba.njit(cache=True)
@@ -211,6 +218,30 @@ def _line(st, slot, d, b, a, s, e, ts, cnt, row, app, pend, lat, latn, rng,
             st[slot, b + sm.D_MODE] = sm.M_START
 
 
+@numba.njit(cache=True, inline='always')
+def _append(line, llen, a, s, e):
+    """Append a[s:e] to a straddling line; return its new length.
+
+    A line longer than the buffer keeps its head and, in the last
+    ``LINE_TAIL`` bytes, its tail: enough for a start line's method, status
+    or trailing `` SIP/2.0`` and for any header name.
+    """
+    cap = sm.LINE_BUF
+    k = s
+    while k < e and llen < cap:
+        line[llen] = a[k]
+        llen += 1
+        k += 1
+    if k < e:
+        keep = cap - sm.LINE_TAIL
+        for j in range(max(k, e - sm.LINE_TAIL), e):
+            for t in range(keep, cap - 1):
+                line[t] = line[t + 1]
+            line[cap - 1] = a[j]
+        llen += e - k
+    return llen
+
+
 @numba.njit(cache=True)
 def feed(st, lb, slot, d, a, s, e, gap, ts, cnt, row, app, pend, lat, latn,
          rng, timeout_ns):
@@ -267,13 +298,8 @@ def feed(st, lb, slot, d, a, s, e, gap, ts, cnt, row, app, pend, lat, latn,
         nl = bytescan.find_byte(a, p, e, 10)
         llen = st[slot, b + sm.D_LLEN]
         if nl == e:
-            # the line continues in the next segment: keep what fits
-            k = p
-            while k < e and llen < sm.LINE_BUF:
-                line[llen] = a[k]
-                llen += 1
-                k += 1
-            st[slot, b + sm.D_LLEN] = llen + (e - k)
+            # the line continues in the next segment: keep it
+            st[slot, b + sm.D_LLEN] = _append(line, llen, a, p, e)
             return
         if llen == 0:
             le = nl
@@ -282,11 +308,7 @@ def feed(st, lb, slot, d, a, s, e, gap, ts, cnt, row, app, pend, lat, latn,
             _line(st, slot, d, b, a, p, le, ts, cnt, row, app, pend, lat,
                   latn, rng, timeout_ns)
         else:
-            k = p
-            while k < nl and llen < sm.LINE_BUF:
-                line[llen] = a[k]
-                llen += 1
-                k += 1
+            llen = _append(line, llen, a, p, nl)
             le = min(llen, sm.LINE_BUF)
             if le > 0 and line[le - 1] == 13:
                 le -= 1

@@ -144,3 +144,15 @@ def test_upgrade_switches_the_connection_off():
     assert t['http.80.responses.1xx'] == 1
     assert t['http.80.responses.2xx'] == 0
     assert t['http.80.malformed'] == 0
+
+
+def test_long_start_line_split_across_segments_keeps_its_tail():
+    c = P.TcpConn(port=5060)
+    uri = b'sip:' + b'u' * 700 + b'@x'
+    req = (b'INVITE ' + uri + b' SIP/2.0\r\nCall-ID: 1\r\nCSeq: 1 INVITE\r\n'
+           b'Content-Length: 0\r\n\r\n')
+    frames = c.handshake() + [c.client(req[:300]), c.client(req[300:500]),
+                              c.client(req[500:])]
+    t = totals(frames, 'tcp/5060=sip')
+    assert t['sip.5060.requests.invite'] == 1
+    assert t['sip.5060.malformed'] == 0
