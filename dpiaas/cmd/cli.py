@@ -27,28 +27,42 @@ def build_parser():
                     'files (optionally gzip-compressed), one line per '
                     'interval.')
     rp.add_argument('files', nargs='+', metavar='FILE')
-    rp.add_argument('--service', action='append', default=[],
-                    metavar='[offered:|consumed:]PROTO/PORT[=APP]',
-                    help='a service to count, e.g. udp/5060=sip, '
-                         'tcp/80=http, consumed:tcp/5432 (repeatable)')
-    rp.add_argument('--inventory', metavar='FILE',
-                    help='static inventory (YAML/JSON, DESIGN.md 4.3): '
-                         'services from its Security Group rules')
-    rp.add_argument('--port-id', metavar='ID',
-                    help='with --inventory: the port to take (default: '
-                         'all ports of the inventory)')
-    rp.add_argument('--vm-ip', action='append', default=[], metavar='IP',
-                    help='an address of the VM (direction "in" is towards '
-                         'it); repeatable')
-    rp.add_argument('--vm-mac', action='append', default=[], metavar='MAC')
-    rp.add_argument('--interval-ms', type=int, default=500)
-    rp.add_argument('--format', choices=('jsonl', 'csv'), default='jsonl')
-    rp.add_argument('--flows', action='store_true',
-                    help='add expired flow records and heavy hitters')
-    rp.add_argument('--stats', action='store_true',
-                    help='print pipeline statistics to stderr at the end')
-    rp.add_argument('--debug', action='store_true')
+    _add_spec_args(rp)
+    cp = sub.add_parser(
+        'capture', help='metrics of a live interface (root)',
+        description='Capture on an interface (a VM tap device) and print '
+                    'the same per-interval lines as replay, by the wall '
+                    'clock, until interrupted or --duration ends.')
+    cp.add_argument('-i', '--interface', required=True)
+    _add_spec_args(cp)
+    cp.add_argument('--duration', type=float, metavar='SECONDS')
+    cp.add_argument('--workers', type=int, default=1,
+                    help='capture processes in a PACKET_FANOUT group')
     return parser
+
+
+def _add_spec_args(p):
+    p.add_argument('--service', action='append', default=[],
+                   metavar='[offered:|consumed:]PROTO/PORT[=APP]',
+                   help='a service to count, e.g. udp/5060=sip, '
+                        'tcp/80=http, consumed:tcp/5432 (repeatable)')
+    p.add_argument('--inventory', metavar='FILE',
+                   help='static inventory (YAML/JSON, DESIGN.md 4.3): '
+                        'services from its Security Group rules')
+    p.add_argument('--port-id', metavar='ID',
+                   help='with --inventory: the port to take (default: '
+                        'all ports of the inventory)')
+    p.add_argument('--vm-ip', action='append', default=[], metavar='IP',
+                   help='an address of the VM (direction "in" is towards '
+                        'it); repeatable')
+    p.add_argument('--vm-mac', action='append', default=[], metavar='MAC')
+    p.add_argument('--interval-ms', type=int, default=500)
+    p.add_argument('--format', choices=('jsonl', 'csv'), default='jsonl')
+    p.add_argument('--flows', action='store_true',
+                   help='add expired flow records and heavy hitters')
+    p.add_argument('--stats', action='store_true',
+                   help='print pipeline statistics to stderr at the end')
+    p.add_argument('--debug', action='store_true')
 
 
 def _spec_from_args(args):
@@ -133,6 +147,29 @@ def replay(args):
     return EXIT_OK
 
 
+def capture(args):
+    from dpiaas.dpi import live
+    from dpiaas.dpi import settings as settings_mod
+    spec = _spec_from_args(args)
+    settings = settings_mod.DpiSettings(interval_ms=args.interval_ms)
+    out = sys.stdout
+    if args.format == 'csv':
+        out.write('ts,metric,value\n')
+
+    def emit(report):
+        _write(report, args.format, args.flows, out)
+        out.flush()
+    collector = live.LiveCollector(args.interface, spec, settings,
+                                   workers=args.workers)
+    try:
+        collector.run(emit, duration_s=args.duration)
+    except KeyboardInterrupt:
+        collector.stop()
+    if args.stats:
+        sys.stderr.write(json.dumps(collector.last_stats) + '\n')
+    return EXIT_OK
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else
@@ -147,7 +184,12 @@ def main(argv=None):
     except ImportError:
         pass
     try:
-        return replay(args)
+        from dpiaas.dpi.capture import CaptureError
+        known += (CaptureError,)
+    except ImportError:
+        pass
+    try:
+        return replay(args) if args.command == 'replay' else capture(args)
     except BrokenPipeError:
         # `dpiaas replay ... | head`: not an error
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -57,7 +57,7 @@ class PacketBatch:
 
     @classmethod
     def from_packets(cls, packets, linktype=LINKTYPE_ETHERNET):
-        """Build a batch from ``(ts_ns, bytes)`` or ``(ts_ns, bytes, pkttype)``.
+        """A batch from ``(ts_ns, bytes)`` or ``(ts_ns, bytes, pkttype)``.
 
         For tests, the slow path (reassembled datagrams) and small tools:
         not for the capture hot path.

@@ -99,8 +99,8 @@ def index_pcapng(buf, pos, end, big, if_linktype, if_tick_ns, linktype,
             incl = _u32(buf, pos + 20, big)
             if incl > blen - 32:
                 return n, pos, 1
-            ticks = (_u32(buf, pos + 12, big) << 32) | _u32(buf, pos + 16,
-                                                          big)
+            ticks = (_u32(buf, pos + 12, big) << 32) | \
+                _u32(buf, pos + 16, big)
             tick = if_tick_ns[ifid]
             if tick == np.floor(tick):       # exact for ms/us/ns units
                 ts[n] = ticks * np.int64(tick)

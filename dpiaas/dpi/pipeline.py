@@ -13,6 +13,7 @@ import logging
 
 import numpy as np
 
+from dpiaas.dpi import flowaccounting
 from dpiaas.dpi import fragments
 from dpiaas.dpi import headers as hdr
 from dpiaas.dpi import kernel
@@ -34,6 +35,9 @@ class IntervalReport:
     metrics: dict
     flows: list = dataclasses.field(default_factory=list)
     heavy_hitters: dict = dataclasses.field(default_factory=dict)
+    # raw latency samples by metric prefix, only when asked for (to merge
+    # the reports of several fanout workers exactly)
+    samples: dict = None
 
     def to_dict(self, with_flows=False):
         out = {'ts': self.ts, 'interval_ms': self.interval_ms,
@@ -86,18 +90,12 @@ def _identity(spec):
             np.array(macs, dtype=np.uint64))
 
 
-def _flow_accounting(settings):
-    from dpiaas.dpi import flowtable
-    if not hasattr(flowtable, 'FlowAccounting'):   # TODO: being written
-        return None
-    return flowtable.FlowAccounting(settings)
-
-
 class Collector:
     """All state of one collector; feed it batches in time order."""
 
-    def __init__(self, spec, settings=None, live=False):
+    def __init__(self, spec, settings=None, live=False, keep_samples=False):
         self.spec = spec
+        self.keep_samples = keep_samples
         self.settings = s = settings or settings_mod.DpiSettings()
         self.live = live
         self.interval_ns = int(spec.interval_ms) * 1000000
@@ -117,7 +115,10 @@ class Collector:
         self.app_col = np.zeros(s.batch_size, dtype=np.int8)
         self.reassembler = fragments.Reassembler(
             s.fragment_max_datagrams, s.fragment_timeout_s)
-        self.flows = _flow_accounting(s) if s.flow_table_size else None
+        self.flows = None
+        if s.flow_table_size:
+            self.flows = flowaccounting.FlowAccounting(
+                s, exact=not s.flow_regulator)
         self.start_ns = None          # current interval start
         self.packets = 0              # packets in the current interval
         self.capture_drops = 0
@@ -184,9 +185,15 @@ class Collector:
             self.latn, self.rng, self.timeout_ns, self.app_col)
 
     def _after_segment(self, b, h, i, j):
+        app = self.app_col[i:j]
+        is_frag = app == kernel.PKT_FRAGMENT
         if self.flows is not None:
-            self.flows.account(h, b, self.app_col, i, j)
-        frag_idx = np.nonzero(self.app_col[i:j] == kernel.PKT_FRAGMENT)[0]
+            # fragments are accounted once reassembled (they carry no
+            # ports); flows store the application, not the kernel's marks
+            status = np.where(is_frag, hdr.ST_BAD, h.status[i:j])
+            self.flows.account(h, b, np.maximum(app, 0), i, j,
+                               status=status)
+        frag_idx = np.nonzero(is_frag)[0]
         if len(frag_idx):
             done = self.reassembler.add_batch(b, h, frag_idx + i)
             if done is not None:
@@ -201,7 +208,8 @@ class Collector:
                     done.ts_ns[:] = np.minimum(done.ts_ns, end - 1)
                     self._run(done, h2, 0, len(done), end)
                     if self.flows is not None:
-                        self.flows.account(h2, done, app2, 0, len(done))
+                        self.flows.account(h2, done, np.maximum(app2, 0), 0,
+                                           len(done))
                 finally:
                     self.app_col = saved
 
@@ -231,6 +239,7 @@ class Collector:
         cnt = self.cnt
         self.seen |= cnt != 0
         metrics = {}
+        samples = {} if self.keep_samples else None
         for r, row_names in enumerate(names.names):
             seen = self.seen[r]
             values = cnt[r]
@@ -244,6 +253,9 @@ class Collector:
                     prefix = '%s.%s.latency_ms.' % (m.APP_NAMES[app_id], port)
                     metrics[prefix + 'p50'] = pct[0]
                     metrics[prefix + 'p95'] = pct[1]
+                    if samples is not None:
+                        k = min(int(self.latn[slot]), self.lat.shape[1])
+                        samples[prefix] = self.lat[slot, :k].copy()
         metrics['capture.packets'] = self.packets
         metrics['capture.drops'] = 0
         if self.kernel_packets is not None:
@@ -254,8 +266,9 @@ class Collector:
         cnt[:] = 0
         self.latn[:] = 0
         self.packets = 0
-        report = IntervalReport(ts=start / NS, interval_ms=self.spec.interval_ms,
-                                metrics=metrics)
+        report = IntervalReport(ts=start / NS,
+                                interval_ms=self.spec.interval_ms,
+                                metrics=metrics, samples=samples)
         if self.flows is not None:
             report.heavy_hitters = self.flows.close_interval(
                 self.settings.heavy_hitters)
@@ -277,5 +290,8 @@ class Collector:
             'fragments_dropped': self.reassembler.dropped,
         }
         if self.flows is not None:
-            out.update(self.flows.stats())
+            f = self.flows
+            out.update(flow_packets=int(f.packets_seen),
+                       flow_table_updates=int(f.table_updates),
+                       flow_evictions=int(f.evictions), flows=int(f.flows))
         return out

@@ -19,11 +19,14 @@ class DpiSettings:
     pending_timeout_s: float = 32.0
     # Latency samples kept per service and interval for p50/p95.
     latency_samples: int = 4096
-    # Flow table (all 5-tuples): capacity, idle timeout, heavy hitters.
-    flow_table_size: int = 262144
+    # Flow table (all 5-tuples): capacity (128 bytes a flow), idle timeout,
+    # heavy hitters.
+    flow_table_size: int = 65536
     flow_idle_timeout_s: float = 30.0
     heavy_hitters: int = 10
-    # FlowRegulator sketch in front of the flow table, in bytes.
+    # FlowRegulator sketch in front of the flow table, in bytes; without it
+    # every packet updates the table (exact counts).
+    flow_regulator: bool = True
     regulator_bytes: int = 131072
     # IP fragments awaiting reassembly.
     fragment_max_datagrams: int = 4096

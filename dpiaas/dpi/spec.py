@@ -53,7 +53,7 @@ class Service:
 
     @property
     def port_label(self):
-        """The ``<port>`` part of metric names (``5060`` or ``10000-20000``)."""
+        """The ``<port>`` of metric names (``5060`` or ``10000-20000``)."""
         if self.port_min == self.port_max:
             return str(self.port_min)
         return '%d-%d' % (self.port_min, self.port_max)
@@ -65,7 +65,7 @@ class Service:
 
     @classmethod
     def parse(cls, text):
-        """Parse ``[offered:|consumed:]udp/5060[=sip]`` or ``tcp/1000-2000``."""
+        """Parse ``[offered:|consumed:]udp/5060[=sip]``, ``tcp/1000-2000``."""
         m = _SERVICE_RE.match(text.strip().lower())
         if not m:
             raise SpecError(

@@ -1,0 +1,306 @@
+"""The flow table: every bidirectional 5-tuple, in preallocated arrays.
+
+A flow is keyed by its canonical 5-tuple (lower end ``a`` first, as
+:func:`dpiaas.dpi.headers.decode_headers` orders it and hashes it into
+``fhash``). The table is open addressing with linear probing and
+backward-shift deletion over a power-of-two number of slots: no tombstones,
+so lookups stay short however many flows come and go, and every array is
+allocated once, so memory is bounded by ``flow_table_size`` whatever the
+traffic does (DATI keeps its flow table in memory the same way).
+
+At most :data:`MAX_LOAD` of the slots are used. A new flow that finds the
+table at that limit evicts the flow idle the longest within
+:data:`EVICT_WINDOW` slots of its home slot; evicted flows produce a record
+just as expired ones do, and are counted. Evicting from the probe window
+keeps eviction O(1) and never scans the table on the packet path.
+
+Each slot is two 64-byte rows, key and times (uint64) and counts
+(float64), so that a lookup reads one cache line and an update two: with
+one array per field it read a dozen. Counts are float64: exact integers in
+exact mode (below 2**53), estimates when :mod:`dpiaas.dpi.regulator`
+counts for the table.
+
+This module only stores and moves flows; deciding when a packet touches
+the table is :mod:`dpiaas.dpi.flowaccounting`'s job.
+"""
+import collections
+import ipaddress
+
+import numba
+import numpy as np
+
+from dpiaas.dpi import headers
+
+MAX_LOAD = 0.75
+EVICT_WINDOW = 16
+
+# Columns of FlowTable.key (uint64): one 64-byte row per slot, so that a
+# lookup reads one cache line. PPA packs the ports and protocol, with a
+# bit that marks the slot used.
+K_HASH = 0      # headers.flow_hash of the canonical key
+K_AHI = 1       # lower end a, then upper end b
+K_ALO = 2
+K_BHI = 3
+K_BLO = 4
+K_PPA = 5       # pa | pb << 16 | proto << 32 | USED
+K_FIRST = 6     # first_seen, ns (capture clock)
+K_LAST = 7      # last_seen, ns
+USED = np.uint64(1 << 40)
+
+# Columns of FlowTable.cnt (float64): exact integers in exact mode (below
+# 2**53), estimates when the regulator counts for the table.
+C_PK = 0        # packets a->b; C_PK + 1: b->a
+C_BY = 2        # bytes a->b; C_BY + 1: b->a
+C_IVP = 4       # packets of the current interval (both directions)
+C_IVB = 5       # bytes of the current interval
+C_APP = 6       # application id given by the caller, 0 generic
+C_STAMP = 7     # harvest that last read the flow's residue back
+ROW = 8
+
+# Indices into FlowTable.ctl.
+CTL_COUNT = 0       # flows in the table
+CTL_LIMIT = 1       # most flows allowed (MAX_LOAD of the slots)
+CTL_EVICTIONS = 2   # flows evicted to make room
+CTL_REFUSED = 3     # flows not stored: no slot at all (never in practice)
+CTL_SIZE = 4
+
+FlowTable = collections.namedtuple('FlowTable', [
+    'key',      # uint64 [slots, ROW]
+    'cnt',      # float64 [slots, ROW]
+    'ctl',      # int64 [CTL_SIZE]
+])
+
+# Flow records (expired or evicted flows), in columns.
+Records = collections.namedtuple('Records', [
+    'key',      # uint64 [n, ROW]: as FlowTable.key
+    'cnt',      # float64 [n, ROW]: as FlowTable.cnt
+    'n',        # int64 [2]: records held, records lost (buffer full)
+])
+
+
+def slots_for(size):
+    """The power of two of slots that holds ``size`` (at least 16)."""
+    return 1 << max(4, int(size - 1).bit_length())
+
+
+def _rows(n, dtype):
+    """Zeroed [n, ROW] array whose rows start on 64-byte boundaries."""
+    buf = np.zeros(n * ROW + ROW, dtype)
+    skip = (-buf.ctypes.data % 64) // buf.itemsize
+    return buf[skip:skip + n * ROW].reshape(n, ROW)
+
+
+def new_table(size):
+    """Allocate a table of ``slots_for(size)`` slots, all memory up front."""
+    c = slots_for(size)
+    ctl = np.zeros(CTL_SIZE, np.int64)
+    ctl[CTL_LIMIT] = max(1, int(c * MAX_LOAD))
+    return FlowTable(key=_rows(c, np.uint64), cnt=_rows(c, np.float64),
+                     ctl=ctl)
+
+
+def new_records(capacity):
+    c = max(1, int(capacity))
+    return Records(key=np.zeros((c, ROW), np.uint64),
+                   cnt=np.zeros((c, ROW), np.float64),
+                   n=np.zeros(2, np.int64))
+
+
+def nbytes(nt):
+    """Memory held by the arrays of a table or records buffer."""
+    return sum(a.nbytes for a in nt)
+
+
+@numba.njit(cache=True, inline='always')
+def canonical(src_hi, src_lo, dst_hi, dst_lo, sport, dport, fdir):
+    """The flow's key, lower end first, from one packet and its ``fdir``."""
+    if fdir == 0:
+        return src_hi, src_lo, dst_hi, dst_lo, sport, dport
+    return dst_hi, dst_lo, src_hi, src_lo, dport, sport
+
+
+@numba.njit(cache=True, inline='always')
+def pack_ppa(pa, pb, proto):
+    return (np.uint64(pa & 0xFFFF) | (np.uint64(pb & 0xFFFF) << np.uint64(16))
+            | (np.uint64(proto) << np.uint64(32)) | USED)
+
+
+@numba.njit(cache=True, _nrt=False, inline='always')
+def used(t, s):
+    return t.key[s, K_PPA] != 0
+
+
+@numba.njit(cache=True, _nrt=False, inline='always')
+def lookup(t, h, a_hi, a_lo, b_hi, b_lo, ppa):
+    """Slot of the flow, or -1."""
+    mask = len(t.key) - 1
+    s = np.int64(h & np.uint64(mask))
+    while t.key[s, K_PPA] != 0:
+        if (t.key[s, K_HASH] == h and t.key[s, K_PPA] == ppa
+                and t.key[s, K_ALO] == a_lo and t.key[s, K_BLO] == b_lo
+                and t.key[s, K_AHI] == a_hi and t.key[s, K_BHI] == b_hi):
+            return s
+        s = (s + 1) & mask
+    return -1
+
+
+@numba.njit(cache=True, _nrt=False, inline='always')
+def find_hash(t, h):
+    """Slot of the first flow whose hash is h (64 bits: the flow), or -1."""
+    mask = len(t.key) - 1
+    s = np.int64(h & np.uint64(mask))
+    while t.key[s, K_PPA] != 0:
+        if t.key[s, K_HASH] == h:
+            return s
+        s = (s + 1) & mask
+    return -1
+
+
+@numba.njit(cache=True, _nrt=False, inline='always')
+def insert(t, h, a_hi, a_lo, b_hi, b_lo, ppa, ts, app):
+    """Store a flow known to be absent; its slot, or -1 if none is free.
+
+    The caller makes room first (:func:`victim`, :func:`delete`) when the
+    table is at its limit; one slot always stays empty so probes end.
+    """
+    c = len(t.key)
+    if t.ctl[CTL_COUNT] >= c - 1:
+        t.ctl[CTL_REFUSED] += 1
+        return -1
+    mask = c - 1
+    s = np.int64(h & np.uint64(mask))
+    while t.key[s, K_PPA] != 0:
+        s = (s + 1) & mask
+    t.key[s, K_HASH] = h
+    t.key[s, K_AHI] = a_hi
+    t.key[s, K_ALO] = a_lo
+    t.key[s, K_BHI] = b_hi
+    t.key[s, K_BLO] = b_lo
+    t.key[s, K_PPA] = ppa
+    t.key[s, K_FIRST] = np.uint64(ts)
+    t.key[s, K_LAST] = np.uint64(ts)
+    for j in range(ROW):
+        t.cnt[s, j] = 0.0
+    t.cnt[s, C_APP] = app
+    t.ctl[CTL_COUNT] += 1
+    return s
+
+
+@numba.njit(cache=True, _nrt=False, inline='always')
+def last_ns(t, s):
+    return np.int64(t.key[s, K_LAST])
+
+
+@numba.njit(cache=True, _nrt=False, inline='always')
+def full(t):
+    return t.ctl[CTL_COUNT] >= t.ctl[CTL_LIMIT]
+
+
+@numba.njit(cache=True, _nrt=False, inline='always')
+def victim(t, h):
+    """The flow idle the longest within EVICT_WINDOW slots of h's home.
+
+    If the window holds no flow, the first flow after it (at the load
+    limit there is one within a few slots); -1 only for an empty table.
+    """
+    mask = len(t.key) - 1
+    s = np.int64(h & np.uint64(mask))
+    best = -1
+    for _ in range(EVICT_WINDOW):
+        if t.key[s, K_PPA] != 0 and (
+                best < 0 or last_ns(t, s) < last_ns(t, best)):
+            best = s
+        s = (s + 1) & mask
+    for _ in range(mask + 1):
+        if best >= 0:
+            break
+        if t.key[s, K_PPA] != 0:
+            best = s
+        s = (s + 1) & mask
+    return best
+
+
+@numba.njit(cache=True, _nrt=False)
+def delete(t, s):
+    """Remove the flow in slot s, shifting its probe run back (no tombstone).
+
+    An entry j after the hole moves into it unless its home lies cyclically
+    in (hole, j]: then it is already as close to home as it can be.
+    """
+    mask = len(t.key) - 1
+    hole = s
+    j = s
+    while True:
+        j = (j + 1) & mask
+        if t.key[j, K_PPA] == 0:
+            break
+        home = np.int64(t.key[j, K_HASH] & np.uint64(mask))
+        if hole <= j:
+            stays = hole < home and home <= j
+        else:
+            stays = hole < home or home <= j
+        if stays:
+            continue
+        for c in range(ROW):
+            t.key[hole, c] = t.key[j, c]
+            t.cnt[hole, c] = t.cnt[j, c]
+        hole = j
+    t.key[hole, K_PPA] = 0
+    t.ctl[CTL_COUNT] -= 1
+
+
+@numba.njit(cache=True, _nrt=False)
+def emit(t, s, rec):
+    """Append slot s's flow to ``rec``; False (and counted) if rec is full."""
+    i = rec.n[0]
+    if i >= len(rec.key):
+        rec.n[1] += 1
+        return False
+    for c in range(ROW):
+        rec.key[i, c] = t.key[s, c]
+        rec.cnt[i, c] = t.cnt[s, c]
+    rec.n[0] = i + 1
+    return True
+
+
+def ip_text(hi, lo):
+    """An address column pair as text: IPv4 when IPv4-mapped."""
+    hi = int(hi)
+    lo = int(lo)
+    if hi == int(headers.V4_MAPPED_HI) and (
+            lo >> 32) == int(headers.V4_MAPPED_LO) >> 32:
+        return str(ipaddress.IPv4Address(lo & 0xFFFFFFFF))
+    return str(ipaddress.IPv6Address((hi << 64) | lo))
+
+
+def count(x):
+    """An exact or estimated count as a published integer (never < 0)."""
+    return max(0, int(round(float(x))))
+
+
+def flow_dict(key, cnt):
+    """One flow (a key row and a count row) as the dict callers publish.
+
+    ``src`` is the flow's lower end: the ``_ab`` counts go from src to dst.
+    Times are epoch seconds; estimated counts are rounded to integers.
+    """
+    ppa = int(key[K_PPA])
+    return {
+        'src': ip_text(key[K_AHI], key[K_ALO]),
+        'dst': ip_text(key[K_BHI], key[K_BLO]),
+        'sport': ppa & 0xFFFF,
+        'dport': (ppa >> 16) & 0xFFFF,
+        'proto': (ppa >> 32) & 0xFF,
+        'first_seen': int(key[K_FIRST]) / 1e9,
+        'last_seen': int(key[K_LAST]) / 1e9,
+        'packets_ab': count(cnt[C_PK]),
+        'bytes_ab': count(cnt[C_BY]),
+        'packets_ba': count(cnt[C_PK + 1]),
+        'bytes_ba': count(cnt[C_BY + 1]),
+        'app': int(cnt[C_APP]),
+    }
+
+
+def records_to_dicts(rec):
+    """The records held in ``rec`` as dicts (see :func:`flow_dict`)."""
+    return [flow_dict(rec.key[i], rec.cnt[i]) for i in range(int(rec.n[0]))]
