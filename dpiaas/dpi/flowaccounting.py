@@ -276,7 +276,7 @@ class FlowAccounting(object):
             budget, seen_slots, max(1, epoch_ns), seed=seed, **sketch_opts)
         self.evicted = flowtable.new_records(settings.batch_size)
         self.stats = new_stats(self.exact)
-        self._pending = []
+        self._pending = flowtable.FlowRecords()
 
     # -- counters --------------------------------------------------------
     @property
@@ -350,7 +350,7 @@ class FlowAccounting(object):
 
     # -- control path ------------------------------------------------------
     def _drain(self, cutoff_ns):
-        out, self._pending = self._pending, []
+        out, self._pending = self._pending, flowtable.FlowRecords()
         while True:
             done = expire_flows(self.table, self.sketch, self.stats,
                                 self.evicted, cutoff_ns)

@@ -43,7 +43,7 @@ class IntervalReport:
         out = {'ts': self.ts, 'interval_ms': self.interval_ms,
                'metrics': self.metrics}
         if with_flows:
-            out['flows'] = self.flows
+            out['flows'] = list(self.flows)
             out['heavy_hitters'] = self.heavy_hitters
         return out
 
