@@ -336,6 +336,9 @@ class FlowRecords(collections.abc.Sequence):
                            for k, c in zip(keys, cnts)]
         return self._dicts[i]
 
+    def __add__(self, other):
+        return FlowRecords(self._parts + list(other._parts))
+
     def __eq__(self, other):
         return list(self) == list(other)
 
