@@ -30,7 +30,7 @@ def _load_u64(typingctx, arr, idx):
     return sig, codegen
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def find_byte(a, s, e, ch):
     """Index of the first ``ch`` in a[s:e], or ``e`` when there is none."""
     pattern = np.uint64(ch) * _ONES

@@ -368,9 +368,7 @@ class FlowAccounting(object):
         """Top-k flows of the interval by packets and bytes; new interval."""
         k = self.settings.heavy_hitters if k is None else k
         harvest_all(self.table, self.sketch, self.stats)
-        out = heavyhitters.top(self.table, k)
-        heavyhitters.reset(self.table)
-        return out
+        return heavyhitters.top(self.table, k)
 
     def flush_all(self):
         """Records of every flow (end of input); the table is left empty."""

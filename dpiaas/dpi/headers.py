@@ -76,18 +76,18 @@ class Headers:
                        self.pl_off, self.pl_len, self.fhash, self.fdir)
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def be16(buf, i):
     return (np.int64(buf[i]) << 8) | np.int64(buf[i + 1])
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def be32(buf, i):
     return ((np.int64(buf[i]) << 24) | (np.int64(buf[i + 1]) << 16)
             | (np.int64(buf[i + 2]) << 8) | np.int64(buf[i + 3]))
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def be64(buf, i):
     v = np.uint64(0)
     for k in range(8):
@@ -95,7 +95,7 @@ def be64(buf, i):
     return v
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def mix64(x):
     """splitmix64 finaliser: a cheap, well-spread 64-bit hash step."""
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -103,7 +103,7 @@ def mix64(x):
     return x ^ (x >> np.uint64(31))
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def flow_hash(a_hi, a_lo, b_hi, b_lo, pa, pb, proto):
     """Hash of a flow's canonical (lower end first) 5-tuple."""
     h = mix64(a_hi ^ np.uint64(0x9E3779B97F4A7C15))
@@ -114,7 +114,7 @@ def flow_hash(a_hi, a_lo, b_hi, b_lo, pa, pb, proto):
                  ^ (np.uint64(pb) << np.uint64(8)) ^ np.uint64(proto))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def decode_headers(buf, off, caplen, n, linktype, status, ipver, proto, frag,
                    ip_id, l3_off, src_hi, src_lo, dst_hi, dst_lo, src_mac,
                    dst_mac, sport, dport, tcp_flags, tcp_seq, pl_off, pl_len,

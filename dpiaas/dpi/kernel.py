@@ -25,7 +25,7 @@ PKT_FRAGMENT = -1   # left for reassembly
 R_STOP = 0          # index of the first packet not processed
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def run(start, n, interval_end, ts_ns, wirelen, weight, pkttype, buf,
         status, proto, frag, src_hi, src_lo, dst_hi, dst_lo, src_mac,
         dst_mac, sport, dport, tcp_flags, tcp_seq, pl_off, pl_len, fhash, fdir,

@@ -26,7 +26,7 @@ def new_samples(slots, per_slot):
             np.zeros(slots, dtype=np.int64))
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def pending_put(pend, key, ts):
     """Remember a request; a retransmission keeps the first timestamp."""
     if key == 0:
@@ -50,7 +50,7 @@ def pending_put(pend, key, ts):
     pend[victim, P_TS] = ts
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def pending_take(pend, key, ts, timeout_ns):
     """Take the request answered at ``ts``; its latency in ns or -1."""
     if key == 0:
@@ -68,7 +68,7 @@ def pending_take(pend, key, ts, timeout_ns):
     return -1
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def add_sample(lat, latn, slot, value, rng):
     """Add a latency sample (ms) to ``slot``; reservoir beyond capacity."""
     n = latn[slot]

@@ -120,6 +120,7 @@ class Collector:
             self.flows = flowaccounting.FlowAccounting(
                 s, exact=not s.flow_regulator)
         self.start_ns = None          # current interval start
+        self.next_expiry_ns = 0       # next scan for idle flows
         self.packets = 0              # packets in the current interval
         self.capture_drops = 0
         self.kernel_packets = None
@@ -272,8 +273,13 @@ class Collector:
         if self.flows is not None:
             report.heavy_hitters = self.flows.close_interval(
                 self.settings.heavy_hitters)
-            report.flows = (self.flows.flush_all() if final
-                            else self.flows.expire(end))
+            if final:
+                report.flows = self.flows.flush_all()
+            elif end >= self.next_expiry_ns:
+                # a scan of the whole table: once a second is enough for
+                # an idle timeout of tens of seconds
+                report.flows = self.flows.expire(end)
+                self.next_expiry_ns = end + NS
         self.start_ns = end
         return report
 

@@ -71,7 +71,7 @@ def new_table(size):
             np.zeros(4, dtype=np.int64))
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def reset_dir(st, slot, d, mode):
     b = S_DIR0 + d * D_SIZE
     for k in range(D_SIZE):
@@ -79,7 +79,7 @@ def reset_dir(st, slot, d, mode):
     st[slot, b + D_MODE] = mode
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def lookup(st, stats, key, ts, row, app, create):
     """Slot of the connection ``key`` (a flow hash); -1 if absent and not
     ``create``. A new connection starts both directions at message start."""
@@ -118,12 +118,12 @@ def lookup(st, stats, key, ts, row, app, create):
     return free
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def release(st, slot):
     st[slot, S_KEY] = 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def sequence(st, stats, slot, d, seq, flags, plen):
     """Where this segment's new bytes start (offset into its payload).
 

@@ -14,7 +14,7 @@ from dpiaas.dpi import latency
 from dpiaas.dpi import metrics as m
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def message(a, s, e, cnt, row, fkey, ts, pend, lat, latn, rng,
             timeout_ns):
     """Count the DNS message whose header starts at a[s] (e: its end)."""

@@ -15,7 +15,7 @@ from dpiaas.dpi.dissectors import textproto as tp
 _SALT = np.uint64(0x5151515151515151)
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def count_message(cnt, row, kind, detail):
     """Count one SIP start line; False if it is not a valid one."""
     if kind == tp.LINE_SIP_REQUEST:
@@ -30,7 +30,7 @@ def count_message(cnt, row, kind, detail):
     return False
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def transaction(pend, lat, latn, rng, slot, kind, detail, h_callid, h_cseq,
                 ts, timeout_ns):
     """Latency bookkeeping for a counted SIP message."""
@@ -46,7 +46,7 @@ def transaction(pend, lat, latn, rng, slot, kind, detail, h_callid, h_cseq,
             latency.add_sample(lat, latn, slot, dt / 1e6, rng)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def datagram(a, s, e, cnt, row, ts, pend, lat, latn, rng,
              timeout_ns):
     """Decode one SIP message carried in a UDP datagram a[s:e]."""
@@ -94,7 +94,7 @@ def datagram(a, s, e, cnt, row, ts, pend, lat, latn, rng,
                 kind, detail, np.int64(h1), np.int64(h2), ts, timeout_ns)
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def from_http_datagram(cnt, row, kind, detail):
     if kind == tp.LINE_HTTP_REQUEST:
         k = m.HTTP_REQ_OTHER if detail < 0 else detail

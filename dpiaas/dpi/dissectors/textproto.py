@@ -65,14 +65,14 @@ _SIP20 = np.frombuffer(b'SIP/2.0', np.uint8)
 _HTTP = np.frombuffer(b'HTTP/', np.uint8)
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def lower(c):
     if 65 <= c <= 90:
         return c + 32
     return c
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def token_key(a, s, e):
     """(length, packed first 8 bytes) of the token at a[s:e] up to a space."""
     n = 0
@@ -86,7 +86,7 @@ def token_key(a, s, e):
     return n, v
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def find_method(table, n, v):
     """Index of (n, v) in a method table, -1 when absent."""
     for k in range(table.shape[0]):
@@ -95,7 +95,7 @@ def find_method(table, n, v):
     return -1
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def starts_with(a, s, e, lit):
     if e - s < lit.shape[0]:
         return False
@@ -105,7 +105,7 @@ def starts_with(a, s, e, lit):
     return True
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def three_digits(a, s, e):
     """The 3-digit status code at a[s:s+3], -1 when not one."""
     if e - s < 3:
@@ -121,7 +121,7 @@ def three_digits(a, s, e):
     return v
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def classify_start_line(a, s, e):
     """Classify the start line a[s:e] (without CRLF).
 
@@ -162,7 +162,7 @@ def classify_start_line(a, s, e):
     return LINE_NONE, 0
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def name_is(a, s, e, lit):
     """Case-insensitive match of a header name a[s:e] with ``lit``."""
     if e - s != lit.shape[0]:
@@ -173,7 +173,7 @@ def name_is(a, s, e, lit):
     return True
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def header_of(a, s, e, sip):
     """(header id, value start) of the header line a[s:e].
 
@@ -215,7 +215,7 @@ def header_of(a, s, e, sip):
     return H_OTHER, v
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def parse_uint(a, s, e):
     """Decimal number at a[s:e] (leading blanks skipped); -1 if none,
     -2 if absurdly large (treated as malformed by callers)."""
@@ -234,7 +234,7 @@ def parse_uint(a, s, e):
     return v
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def contains_ci(a, s, e, lit):
     m = lit.shape[0]
     for i in range(s, e - m + 1):
@@ -248,12 +248,12 @@ def contains_ci(a, s, e, lit):
     return False
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def is_chunked(a, s, e):
     return contains_ci(a, s, e, _CHUNKED)
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def hash_bytes(h, a, s, e):
     """Fold a[s:e] (trailing blanks trimmed) into hash ``h``."""
     while e > s and (a[e - 1] == 32 or a[e - 1] == 9 or a[e - 1] == 13):
@@ -263,7 +263,7 @@ def hash_bytes(h, a, s, e):
     return hdr.mix64(h)
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def cseq_hash(a, s, e):
     """Hash of a CSeq value ``<number> <method>`` with blanks normalised."""
     h = np.uint64(0xCBF29CE484222325)

@@ -25,7 +25,7 @@ F_HAS_CL = 2
 F_BAD_CL = 4
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _malformed(cnt, row, app):
     if app == m.APP_HTTP:
         cnt[row, m.HTTP_BASE + m.HTTP_MALFORMED] += 1
@@ -33,7 +33,7 @@ def _malformed(cnt, row, app):
         cnt[row, m.SIP_BASE + m.SIP_MALFORMED] += 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _looks_like_start(a, s, e):
     """Does a[s:e] begin with something a start line begins with?"""
     nl = bytescan.find_byte(a, s, e, 10)
@@ -55,7 +55,7 @@ def _looks_like_start(a, s, e):
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _end_of_headers(st, slot, d, b, ts, cnt, row, pend, lat, latn, rng,
                     timeout_ns):
     """Count the message whose header just ended and choose its body."""
@@ -137,7 +137,7 @@ def _end_of_headers(st, slot, d, b, ts, cnt, row, pend, lat, latn, rng,
     st[slot, b + sm.D_REMAIN] = remain
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _line(st, slot, d, b, a, s, e, ts, cnt, row, app, pend, lat, latn, rng,
           timeout_ns):
     """Act on one complete line a[s:e] (CR/LF excluded)."""
@@ -218,7 +218,7 @@ def _line(st, slot, d, b, a, s, e, ts, cnt, row, app, pend, lat, latn, rng,
             st[slot, b + sm.D_MODE] = sm.M_START
 
 
-@numba.njit(cache=True, inline='always')
+@numba.njit(cache=True, inline='always', _nrt=False)
 def _append(line, llen, a, s, e):
     """Append a[s:e] to a straddling line; return its new length.
 
@@ -242,7 +242,7 @@ def _append(line, llen, a, s, e):
     return llen
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def feed(st, lb, slot, d, a, s, e, gap, ts, cnt, row, app, pend, lat, latn,
          rng, timeout_ns):
     """Consume the new in-order bytes a[s:e] of direction ``d``.
@@ -318,7 +318,7 @@ def feed(st, lb, slot, d, a, s, e, gap, ts, cnt, row, app, pend, lat, latn,
         p = nl + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def feed_dns(st, lb, slot, d, a, s, e, gap, ts, cnt, row, fkey, pend, lat,
              latn, rng, timeout_ns):
     """DNS over TCP (RFC 1035 4.2.2): 2-byte length, then the message."""
