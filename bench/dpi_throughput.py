@@ -78,11 +78,11 @@ def make_spec(truth):
         interval_ms=truth['interval_ms'])
 
 
-def run_dpiaas(path, spec):
+def run_dpiaas(path, spec, settings=None):
     """Replay ``path``; returns (reports, cpu seconds, collector stats)."""
     from dpiaas.dpi import replay
     started = time.process_time()
-    reports = list(replay.replay_files([path], spec))
+    reports = list(replay.replay_files([path], spec, settings))
     cpu = time.process_time() - started
     stats = getattr(replay.replay_files, 'last_stats', None) or {}
     return reports, cpu, stats
@@ -227,6 +227,19 @@ def main(argv=None):
         cpus_a.append(cpu)
     cpu_a = min(cpus_a)
     n_a = truth['packets']
+    # The same pipeline with the flow table counting every packet exactly
+    # (no FlowRegulator in front), and with no flow table at all: where
+    # the time of (a) goes.
+    from dpiaas.dpi import settings as settings_mod
+    variants = []
+    for label, settings in (
+            ("(a') same, exact flow counts",
+             settings_mod.DpiSettings(flow_regulator=False)),
+            ("(a'') same, no flow table",
+             settings_mod.DpiSettings(flow_table_size=0))):
+        cpus = [run_dpiaas(path, spec, settings)[1]
+                for _ in range(args.repeat)]
+        variants.append(_row(label, n_a, cpus)[0])
     read = decode = None
     skipped = None
     if not args.no_breakdown:
@@ -252,6 +265,8 @@ def main(argv=None):
         '', 'packets', 'CPU s', 'packets/CPU-s', 'Mpps',
         'range of %d runs' % args.repeat if args.repeat > 1 else ''))
     print(line_a)
+    for line in variants:
+        print(line)
     print(line_b)
     print('%-34s %10.0fx' % ('ratio a/b', ratio))
     if read is not None:

@@ -26,9 +26,10 @@ from dpiaas.dpi.capture import bpf
 from dpiaas.dpi.capture import CaptureError
 from dpiaas.dpi.capture import fanout
 from dpiaas.dpi import spec
+from tests import shared_data
 from tests.functional import netns
 
-PCAPS = '/work/shared/data/pcaps/zeek'
+PCAPS = os.path.join(shared_data.PCAPS, 'zeek')
 HTTP_PCAP = os.path.join(PCAPS, 'http', 'bro.org.pcap')
 SIP_PCAP = os.path.join(PCAPS, 'sip', 'wireshark.pcap')
 PPS = 5000          # well below what this machine replays without loss

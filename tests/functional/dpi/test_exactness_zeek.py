@@ -22,11 +22,9 @@ import pytest
 
 from tests.functional.dpi import conftest
 from tests.functional.dpi import tshark
+from tests import shared_data
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-PCAPS = os.environ.get('DPIAAS_PCAPS') or os.path.normpath(
-    os.path.join(REPO, '..', 'shared', 'data', 'pcaps'))
+PCAPS = shared_data.PCAPS
 
 # What the "VM" of each directory offers. The HTTP traces use a handful of
 # server ports besides 80 (found with tshark: the ports that answer SYNs and
