@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 
 EXIT_OK = 0
@@ -161,6 +162,8 @@ def capture(args):
         out.flush()
     collector = live.LiveCollector(args.interface, spec, settings,
                                    workers=args.workers)
+    # SIGTERM (systemd, kill) ends the capture cleanly, workers included
+    signal.signal(signal.SIGTERM, lambda *_: collector.stop())
     try:
         collector.run(emit, duration_s=args.duration)
     except KeyboardInterrupt:

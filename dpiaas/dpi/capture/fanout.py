@@ -17,6 +17,7 @@ workers put there is what the parent's :meth:`FanoutCapture.get` returns.
 a module-level class) because workers are spawned, not forked: forking a
 threaded agent can deadlock the child on a lock held at fork time.
 """
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -79,12 +80,25 @@ def _stats_every(cap, batches, counters, index, interval_s):
         yield batch
 
 
+def _die_with_parent():
+    """Ask the kernel to SIGTERM this worker when its parent dies, so a
+    killed agent never leaves captures running (nor pipes held open)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)    # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        LOG.debug('prctl(PR_SET_PDEATHSIG) unavailable')
+    if os.getppid() == 1:
+        sys.exit(1)        # the parent died before prctl took effect
+
+
 def _worker_main(index, interface, group, capture_opts, timeout_ms,
                  worker_fn, stop, results, status, counters, stats_interval):
     """Body of one worker process; reports through ``status``, no traces."""
     # The parent owns shutdown (stop event); Ctrl-C in a terminal reaches
     # the whole process group and must not print one trace per worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     try:
         cap = afpacket.AfPacketCapture(interface, fanout_group=group,
                                        **capture_opts)

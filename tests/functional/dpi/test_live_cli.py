@@ -64,9 +64,10 @@ def test_live_capture_counts_what_replay_counts(workers):
                 got = _totals(lines)
         finally:
             proc.terminate()
-            proc.wait(timeout=20)
+            _, err = proc.communicate(timeout=30)
         assert got == want
-        assert 'Traceback' not in proc.stderr.read()
+        assert proc.returncode == 0, err
+        assert 'Traceback' not in err
         # every interval is reported, also those without packets
         ts = [json.loads(x)['ts'] for x in lines]
         assert all(round(b - a, 3) == 0.5 for a, b in zip(ts, ts[1:]))
