@@ -100,8 +100,8 @@ def main(out):
             ('www.example.test.', 0, True), ('nope.example.test.', 3, True),
             ('slow.example.test.', 0, False))):
         q = Ether(src=CLIENT_MAC, dst=VM_MAC) / IP(src=resolver, dst=VM) / \
-            UDP(sport=33000 + k, dport=53) / DNS(id=100 + k, rd=1,
-                                                  qd=DNSQR(qname=name))
+            UDP(sport=33000 + k, dport=53) / \
+            DNS(id=100 + k, rd=1, qd=DNSQR(qname=name))
         q.time = T0 + 7.0 + k * 0.3
         pkts.append(q)
         if answered:
