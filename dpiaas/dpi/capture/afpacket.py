@@ -36,11 +36,11 @@ import select
 import socket
 import struct
 
-import numba
 import numpy as np
 
 from dpiaas.dpi import batch as batch_mod
 from dpiaas.dpi.capture import bpf
+from dpiaas.dpi.capture import ring
 from dpiaas.dpi.capture import CaptureError
 
 LOG = logging.getLogger(__name__)
@@ -59,105 +59,11 @@ ETH_P_ALL = 0x0003
 
 TP_STATUS_KERNEL = 0
 TP_STATUS_USER = 1
-TP_STATUS_VLAN_VALID = 0x10
-TP_STATUS_VLAN_TPID_VALID = 0x40
 
 ARPHRD_ETHER = 1
 ARPHRD_LOOPBACK = 772
 
-# struct tpacket_block_desc (version, offset_to_priv, then tpacket_hdr_v1).
-_BD_STATUS = 8
-_BD_NUM_PKTS = 12
-_BD_FIRST_PKT = 16
-_BD_SEQ = 24
-# struct tpacket3_hdr, then struct sockaddr_ll at TPACKET_ALIGN(48).
-_TP_NEXT = 0
-_TP_SEC = 4
-_TP_NSEC = 8
-_TP_SNAPLEN = 12
-_TP_LEN = 16
-_TP_STATUS = 20
-_TP_MAC = 24
-_TP_VLAN_TCI = 32
-_TP_VLAN_TPID = 36
-_TP_HDRLEN = 48
-_SLL_PKTTYPE = _TP_HDRLEN + 10
-_SLL_LEN = 20
-_MIN_FRAME = _TP_HDRLEN + _SLL_LEN
-
 _GONE_ERRNOS = (errno.ENODEV, errno.ENXIO)
-
-
-@numba.njit(cache=True, nogil=True)
-def _walk_block(ring8, ring16, ring32, base, size, num, first,
-                off, caplen, wirelen, ts_ns, pkttype, vlan):
-    """Columns of the ``num`` packets of the block at ``ring8[base:]``.
-
-    Offsets are relative to the block. ``vlan[i]`` is ``tpid << 16 | tci``
-    for a packet whose 802.1Q tag the kernel moved into metadata, else -1.
-    Returns (packets walked, packets with a stripped tag); fewer packets
-    than ``num`` means a header pointed outside the block (never seen from
-    a sane kernel, but numba does not check bounds, so we do).
-    """
-    h = first
-    nvlan = 0
-    for i in range(num):
-        if h < 0 or h % 4 != 0 or h + _MIN_FRAME > size:
-            return i, nvlan
-        p = base + h
-        mac = np.int64(ring16[(p + _TP_MAC) >> 1])
-        snap = np.int64(ring32[(p + _TP_SNAPLEN) >> 2])
-        if h + mac + snap > size:
-            return i, nvlan
-        off[i] = h + mac
-        caplen[i] = snap
-        wirelen[i] = ring32[(p + _TP_LEN) >> 2]
-        ts_ns[i] = (np.int64(ring32[(p + _TP_SEC) >> 2]) * 1000000000
-                    + np.int64(ring32[(p + _TP_NSEC) >> 2]))
-        pkttype[i] = ring8[p + _SLL_PKTTYPE]
-        status = ring32[(p + _TP_STATUS) >> 2]
-        if status & TP_STATUS_VLAN_VALID:
-            tpid = np.int64(0x8100)
-            if status & TP_STATUS_VLAN_TPID_VALID:
-                tpid = np.int64(ring16[(p + _TP_VLAN_TPID) >> 1])
-            vlan[i] = (tpid << 16) | (np.int64(ring32[(p + _TP_VLAN_TCI)
-                                                      >> 2]) & 0xffff)
-            nvlan += 1
-        else:
-            vlan[i] = -1
-        h += np.int64(ring32[(p + _TP_NEXT) >> 2])
-    return num, nvlan
-
-
-@numba.njit(cache=True, nogil=True)
-def _compact(blk, n, off, caplen, wirelen, vlan, out):
-    """Copy packets into ``out`` back to back, re-inserting stripped tags.
-
-    The kernel moves a VLAN tag into metadata before capture; putting it
-    back makes a live frame byte-identical to the one on the wire (and to
-    the same packet read from a capture file), as libpcap does.
-    """
-    pos = 0
-    for i in range(n):
-        o = off[i]
-        c = caplen[i]
-        off[i] = pos
-        if vlan[i] >= 0 and c >= 12:
-            out[pos:pos + 12] = blk[o:o + 12]
-            tpid = (vlan[i] >> 16) & 0xffff
-            tci = vlan[i] & 0xffff
-            out[pos + 12] = tpid >> 8
-            out[pos + 13] = tpid & 0xff
-            out[pos + 14] = tci >> 8
-            out[pos + 15] = tci & 0xff
-            out[pos + 16:pos + c + 4] = blk[o + 12:o + c]
-            caplen[i] = c + 4
-            wirelen[i] += 4
-            pos += c + 4
-        else:
-            out[pos:pos + c] = blk[o:o + c]
-            pos += c
-    return pos
 
 
 def _empty_batch():
@@ -165,29 +71,6 @@ def _empty_batch():
         buf=np.zeros(0, np.uint8), off=np.zeros(0, np.int64),
         caplen=np.zeros(0, np.int32), wirelen=np.zeros(0, np.int32),
         ts_ns=np.zeros(0, np.int64), pkttype=np.zeros(0, np.int8))
-
-
-_warmed = False
-
-
-def _warm_up():
-    """Compile (or load from cache) the numba loops before packets flow."""
-    global _warmed
-    if _warmed:
-        return
-    ring = np.zeros(4096, np.uint8)
-    cols = _columns(0)
-    _walk_block(ring, ring.view(np.uint16), ring.view(np.uint32), 0, 4096,
-                0, 48, *cols)
-    _compact(ring, 0, cols[0], cols[1], cols[2], cols[5],
-             np.zeros(0, np.uint8))
-    _warmed = True
-
-
-def _columns(n):
-    return (np.empty(n, np.int64), np.empty(n, np.int32),
-            np.empty(n, np.int32), np.empty(n, np.int64),
-            np.empty(n, np.int8), np.empty(n, np.int64))
 
 
 class AfPacketCapture:
@@ -240,7 +123,7 @@ class AfPacketCapture:
         self._packets = 0
         self._drops = 0
         self._link_down = False
-        _warm_up()
+        ring.warm_up()
         self._open()
 
     # -- opening -------------------------------------------------------
@@ -252,11 +135,11 @@ class AfPacketCapture:
                                'size %d' % (self.block_size, page))
         if self.block_count <= 0:
             raise CaptureError('block_count must be positive')
-        if (self.frame_size < _MIN_FRAME or self.frame_size % 16
+        if (self.frame_size < ring.MIN_FRAME or self.frame_size % 16
                 or self.block_size % self.frame_size):
             raise CaptureError('frame_size %d must be a multiple of 16, at '
                                'least %d, dividing block_size'
-                               % (self.frame_size, _MIN_FRAME))
+                               % (self.frame_size, ring.MIN_FRAME))
 
     def _open(self):
         name = self.interface
@@ -368,7 +251,7 @@ class AfPacketCapture:
         oldest = None
         for idx in range(self.block_count):
             if self._ready(idx):
-                seq = int(self._ring64[(idx * self.block_size + _BD_SEQ)
+                seq = int(self._ring64[(idx * self.block_size + ring.BD_SEQ)
                                        >> 3])
                 if oldest is None or seq < oldest[0]:
                     oldest = (seq, idx)
@@ -381,21 +264,22 @@ class AfPacketCapture:
 
     def _ready(self, idx):
         base = idx * self.block_size
-        return bool(self._ring32[(base + _BD_STATUS) >> 2] & TP_STATUS_USER)
+        status = self._ring32[(base + ring.BD_STATUS) >> 2]
+        return bool(status & TP_STATUS_USER)
 
     def _set_kernel(self, idx):
         base = idx * self.block_size
-        self._ring32[(base + _BD_STATUS) >> 2] = TP_STATUS_KERNEL
+        self._ring32[(base + ring.BD_STATUS) >> 2] = TP_STATUS_KERNEL
 
     def _batch(self, idx):
         base = idx * self.block_size
         size = self.block_size
-        num = int(self._ring32[(base + _BD_NUM_PKTS) >> 2])
-        first = int(self._ring32[(base + _BD_FIRST_PKT) >> 2])
-        off, caplen, wirelen, ts_ns, pkttype, vlan = _columns(num)
-        n, nvlan = _walk_block(self._ring8, self._ring16, self._ring32,
-                               base, size, num, first, off, caplen, wirelen,
-                               ts_ns, pkttype, vlan)
+        num = int(self._ring32[(base + ring.BD_NUM_PKTS) >> 2])
+        first = int(self._ring32[(base + ring.BD_FIRST_PKT) >> 2])
+        off, caplen, wirelen, ts_ns, pkttype, vlan = ring.columns(num)
+        n, nvlan = ring.walk_block(
+            self._ring8, self._ring16, self._ring32, base, size, num, first,
+            off, caplen, wirelen, ts_ns, pkttype, vlan)
         if n < num:
             LOG.warning('%s: block %d is corrupt after %d of %d packets; '
                         'the rest is skipped', self.interface, idx, n, num)
@@ -404,7 +288,7 @@ class AfPacketCapture:
         buf = self._ring8[base:base + size]
         if nvlan or self.copy:
             out = np.empty(int(caplen.sum()) + 4 * nvlan, np.uint8)
-            _compact(buf, n, off, caplen, wirelen, vlan, out)
+            ring.compact(buf, n, off, caplen, wirelen, vlan, out)
             buf = out
         return batch_mod.PacketBatch(
             buf=buf, off=off, caplen=caplen, wirelen=wirelen, ts_ns=ts_ns,
