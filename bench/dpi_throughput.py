@@ -50,21 +50,24 @@ TARGET_RATIO = 500.0
 WARMUP_PACKETS = 5000
 
 
-def cached_capture(packets, seed, cache_dir=CACHE_DIR, log=print):
+def cached_capture(packets, seed, cache_dir=CACHE_DIR, log=print,
+                   duration_s=None):
     """Path and truth of the mixed capture, generated on first use.
 
     Keyed by size, seed and generator version, so a changed generator never
     reuses a stale file.
     """
     os.makedirs(cache_dir, exist_ok=True)
-    path = os.path.join(cache_dir, 'mixed-v%d-n%d-s%d.pcap' % (
-        mixed_capture.GENERATOR_VERSION, packets, seed))
+    path = os.path.join(cache_dir, 'mixed-v%d-n%d-s%d%s.pcap' % (
+        mixed_capture.GENERATOR_VERSION, packets, seed,
+        '' if duration_s is None else '-d%g' % duration_s))
     tpath = mixed_capture.truth_path(path)
     if os.path.exists(path) and os.path.exists(tpath):
         with open(tpath) as f:
             return path, json.load(f)
     log('generating %s (%d packets) ...' % (path, packets))
-    truth = mixed_capture.generate(path, packets, seed)
+    truth = mixed_capture.generate(path, packets, seed,
+                                   duration_s=duration_s)
     log('  done in %.1f s' % truth['generate_s'])
     return path, truth
 
@@ -203,6 +206,11 @@ def main(argv=None):
                         help='skip the read/decode passes')
     parser.add_argument('--json', metavar='FILE',
                         help='also write the results as JSON')
+    parser.add_argument('--duration', type=float, metavar='SECONDS',
+                        help='spread the generated traffic over this many '
+                             'seconds (default: packets / 25,000, 10 to '
+                             '60): a shorter span is a busier VM, whose '
+                             'per-interval work weighs less per packet')
     parser.add_argument('--strict', action='store_true',
                         help='exit 1 when a speed target is missed')
     args = parser.parse_args(argv)
@@ -210,7 +218,8 @@ def main(argv=None):
         parser.error('--packets, --baseline-packets and --repeat must be '
                      'positive')
 
-    path, truth = cached_capture(args.packets, args.seed, args.cache_dir)
+    path, truth = cached_capture(args.packets, args.seed, args.cache_dir,
+                                 duration_s=args.duration)
     spec = make_spec(truth)
     warm_path, _ = cached_capture(WARMUP_PACKETS, args.seed, args.cache_dir,
                                   log=lambda *a: None)

@@ -518,15 +518,17 @@ class MixedCapture(object):
     """
 
     def __init__(self, packets=DEFAULT_PACKETS, seed=DEFAULT_SEED,
-                 simple=False):
+                 simple=False, duration_s=None):
         self.packets = int(packets)
         self.seed = seed
         self.simple = simple
         self.rnd = random.Random(seed)
         # Seconds of traffic: long enough for many 500 ms intervals, dense
-        # enough (about 25 kpps) to look like a busy VM.
-        self.duration_us = int(min(60.0, max(10.0, self.packets / 25000.0))
-                               * 1e6)
+        # enough (about 25 kpps) to look like a busy VM; or as asked (a
+        # shorter span is a busier VM: per-interval work weighs less).
+        if duration_s is None:
+            duration_s = min(60.0, max(10.0, self.packets / 25000.0))
+        self.duration_us = int(duration_s * 1e6)
         self._templates = {}
         self._dns_templates = {}
         self._ip_id = self.rnd.randrange(65536)
@@ -1162,12 +1164,13 @@ class MixedCapture(object):
         return truth
 
 
-def generate(path, packets=DEFAULT_PACKETS, seed=DEFAULT_SEED, simple=False):
+def generate(path, packets=DEFAULT_PACKETS, seed=DEFAULT_SEED, simple=False,
+             duration_s=None):
     """Write a mixed capture to ``path`` and its truth beside it.
 
     Returns the ground truth dict (also in :func:`truth_path` ``(path)``).
     """
-    return MixedCapture(packets, seed, simple).write(path)
+    return MixedCapture(packets, seed, simple, duration_s).write(path)
 
 
 def main(argv=None):
