@@ -21,9 +21,6 @@ from dpiaas.dpi.dissectors import textstream
 PKT_OTHER = -2      # not a service packet
 PKT_FRAGMENT = -1   # left for reassembly
 
-# Result slots of ``run``.
-R_STOP = 0          # index of the first packet not processed
-
 
 @numba.njit(cache=True, _nrt=False)
 def run(start, n, interval_end, ts_ns, wirelen, weight, pkttype, buf,

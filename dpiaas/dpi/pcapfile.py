@@ -161,8 +161,6 @@ class _GunzipReader:
             have += len(chunk)
         data = b''.join(out)
         self.pending = data[size:]
-        if self.cut and not self.pending and len(data) <= size:
-            LOG.warning('gzip stream cut short; using what it held')
         return data[:size]
 
     def close(self):
@@ -241,6 +239,10 @@ class CaptureFile:
                         self.path, exc)
             self.truncated = True
             more = b''
+        if getattr(f, 'cut', False) and not more and not self.truncated:
+            LOG.warning('%s: gzip stream cut short; using what it held',
+                        self.path)
+            self.truncated = True
         return np.frombuffer(carry + more, dtype=np.uint8), more
 
     def _columns(self):
