@@ -75,7 +75,7 @@ def _spec_from_args(args):
         from dpiaas.inventory import static
         inv = static.load(args.inventory)
         for port in inv.select_ports(args.port_id):
-            services.extend(inv.services_of(port))
+            services.extend(d.service for d in inv.services_of(port))
             vm_ips.extend(port.ips)
             if port.mac:
                 vm_macs.append(port.mac)

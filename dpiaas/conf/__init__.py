@@ -3,9 +3,14 @@
 Options are registered on a ``ConfigOpts`` passed in (never a global), so
 that services and tests build their own configuration.
 """
+from dpiaas.conf import agent
+from dpiaas.conf import api
+from dpiaas.conf import database
 from dpiaas.conf import dpi
+from dpiaas.conf import engine
+from dpiaas.conf import inventory
 
-MODULES = (dpi,)
+MODULES = (agent, api, database, dpi, engine, inventory)
 
 
 def register_opts(conf):

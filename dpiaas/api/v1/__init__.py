@@ -1,0 +1,1 @@
+"""Handlers of API v1, one module per resource."""

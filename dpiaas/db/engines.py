@@ -1,0 +1,49 @@
+"""Engines tuned per backend.
+
+SQLite is the embedded default and is written from several threads (RPC
+handlers, periodic tasks, the API): WAL lets readers go on while one
+writer writes, a busy timeout makes a second writer wait instead of
+failing, and write transactions start with ``BEGIN IMMEDIATE`` so that
+two of them never both read, then deadlock on the upgrade to a write lock.
+"""
+import os
+
+import sqlalchemy as sa
+from sqlalchemy.engine import url as sa_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30000
+# execution option naming the SQLite BEGIN mode of a transaction
+BEGIN_MODE = 'dpiaas_sqlite_begin'
+
+
+def create_engine(url, **kwargs):
+    """An Engine for ``url``, with the SQLite setup above where it applies."""
+    parsed = sa_url.make_url(url)
+    if parsed.get_backend_name() != 'sqlite':
+        kwargs.setdefault('pool_pre_ping', True)
+        return sa.create_engine(url, **kwargs)
+    for key in ('max_overflow', 'pool_timeout', 'pool_size'):
+        kwargs.pop(key, None)
+    path = parsed.database
+    if path and path != ':memory:' and not path.startswith('file:'):
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, exist_ok=True)
+    engine = sa.create_engine(url, **kwargs)
+    sa.event.listen(engine, 'connect', _sqlite_connect)
+    sa.event.listen(engine, 'begin', _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_conn, record):
+    # the driver's own transaction handling would BEGIN behind our back
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute('PRAGMA busy_timeout = %d' % SQLITE_BUSY_TIMEOUT_MS)
+    cur.execute('PRAGMA journal_mode = WAL')
+    cur.execute('PRAGMA synchronous = NORMAL')
+    cur.close()
+
+
+def _sqlite_begin(conn):
+    mode = conn.get_execution_options().get(BEGIN_MODE, 'DEFERRED')
+    conn.exec_driver_sql('BEGIN %s' % mode)

@@ -1,0 +1,132 @@
+"""Which engine owns which monitor: a tooz hash ring over the live engines.
+
+With ``[coordination] backend_url`` set, every engine joins the group
+``dpiaas-engines`` and builds a consistent hash ring of its members; a
+monitor belongs to exactly one member, and when an engine leaves (or its
+heartbeat expires) the others take its monitors at their next refresh.
+Without a backend, one engine owns everything (aodh's fallback).
+
+Membership is re-read every ``heartbeat_interval`` rather than followed
+through watch callbacks, so that a member that died without leaving is
+dropped as soon as the backend forgets it, and a backend outage keeps the
+last ring instead of leaving the monitors ownerless.
+"""
+import threading
+
+from oslo_log import log as logging
+from tooz import coordination
+from tooz import hashring
+
+LOG = logging.getLogger(__name__)
+
+
+class Coordinator:
+    def __init__(self, backend_url=None, member_id='engine',
+                 group='dpiaas-engines', heartbeat_interval=1.0):
+        self.backend_url = backend_url
+        self.member_id = member_id.encode('utf-8')
+        self.group = group.encode('utf-8')
+        self.heartbeat_interval = heartbeat_interval
+        self._coord = None
+        self._ring = None
+        self._members = frozenset()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+
+    @classmethod
+    def from_conf(cls, conf):
+        group = conf.coordination
+        return cls(group.backend_url, conf.host, group.group,
+                   group.heartbeat_interval)
+
+    @property
+    def enabled(self):
+        return bool(self.backend_url)
+
+    @property
+    def members(self):
+        """The member ids (str) of the current ring."""
+        return sorted(m.decode('utf-8') for m in self._members)
+
+    def start(self, refresh_thread=True):
+        if not self.enabled:
+            LOG.info('no [coordination] backend_url: this engine owns every '
+                     'monitor; run only one engine')
+            return
+        self._coord = coordination.get_coordinator(self.backend_url,
+                                                   self.member_id)
+        self._coord.start(start_heart=True)
+        try:
+            self._coord.create_group(self.group).get()
+        except coordination.GroupAlreadyExist:
+            pass
+        self._join()
+        self.refresh()
+        if refresh_thread:
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name='dpiaas-engine-coordination',
+                daemon=True)
+            self._thread.start()
+
+    def _join(self):
+        try:
+            self._coord.join_group(self.group).get()
+        except coordination.MemberAlreadyExist:
+            pass
+        LOG.info('engine %s joined group %s', self.member_id.decode(),
+                 self.group.decode())
+
+    def stop(self):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(10)
+            self._thread = None
+        if self._coord is None:
+            return
+        try:
+            self._coord.leave_group(self.group).get()
+        except (coordination.MemberNotJoined, coordination.GroupNotCreated):
+            pass
+        except coordination.ToozError as exc:
+            LOG.warning('could not leave group %s: %s', self.group, exc)
+        finally:
+            self._coord.stop()
+            self._coord = None
+
+    def refresh(self):
+        """Re-read the members and rebuild the ring if they changed."""
+        if not self.enabled or self._coord is None:
+            return
+        members = frozenset(self._coord.get_members(self.group).get())
+        if self.member_id not in members:
+            # our membership expired (backend restarted, long pause)
+            self._join()
+            members = members | {self.member_id}
+        with self._lock:
+            if members != self._members:
+                LOG.info('engines in %s: %s', self.group.decode(),
+                         ', '.join(sorted(m.decode() for m in members)))
+                self._ring = hashring.HashRing(members)
+                self._members = members
+
+    def owns(self, monitor_id):
+        """True when this engine is the one to reconcile ``monitor_id``."""
+        if not self.enabled:
+            return True
+        with self._lock:
+            ring = self._ring
+        if ring is None:
+            return False
+        return self.member_id in ring.get_nodes(
+            str(monitor_id).encode('utf-8'))
+
+    def _run(self):
+        while not self._stop.wait(self.heartbeat_interval):
+            try:
+                self.refresh()
+            except Exception as exc:
+                LOG.warning('coordination backend unreachable, keeping '
+                            'the last ring (%s): %s',
+                            ', '.join(self.members), exc)

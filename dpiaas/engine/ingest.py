@@ -1,0 +1,204 @@
+"""Samples from the agents into the database, in batches, surviving outages.
+
+RPC threads hand samples over with :meth:`Ingest.add` and return at once;
+one writer thread writes them with ``Storage.add_samples`` every
+``batch_size`` samples or every ``flush_interval`` seconds, whichever comes
+first (one transaction per batch instead of one per agent message).
+
+While the database fails, samples wait in memory and the writer retries
+every ``retry_interval``: nothing is lost as long as at most
+``max_backlog`` samples wait; beyond that the oldest are dropped and
+counted (an unbounded backlog would only move the outage into the
+engine's memory).
+
+Consumers (the detector) see every sample once, as it arrives, whether or
+not the database is up: ``add_consumer(callable(samples))``.
+"""
+import collections
+import threading
+import time
+
+from oslo_log import log as logging
+
+LOG = logging.getLogger(__name__)
+
+
+class Ingest:
+    def __init__(self, storage, batch_size=500, flush_interval=0.5,
+                 max_backlog=200000, retry_interval=1.0):
+        self.storage = storage
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_backlog = max_backlog
+        self.retry_interval = retry_interval
+        self._consumers = []
+        self._queue = collections.deque()     # new: consumers not run yet
+        self._backlog = collections.deque()   # consumed, not yet written
+        self._oldest = None                   # monotonic arrival of queue[0]
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = None
+        self._failing = False
+        self.received = 0
+        self.written = 0
+        self.dropped = 0
+        self.write_errors = 0
+
+    # -- producers ----------------------------------------------------------
+
+    def add(self, samples):
+        """Queue samples for writing (never blocks on the database)."""
+        samples = list(samples)
+        if not samples:
+            return
+        with self._cond:
+            first = not self._queue
+            if first:
+                self._oldest = time.monotonic()
+            self._queue.extend(samples)
+            self.received += len(samples)
+            self._trim()
+            if first or len(self._queue) >= self.batch_size:
+                # first: the writer starts its flush_interval timer
+                self._cond.notify()
+
+    def add_consumer(self, consumer):
+        """``consumer(samples)`` is called once per batch of new samples."""
+        self._consumers.append(consumer)
+
+    @property
+    def backlog(self):
+        with self._cond:
+            return len(self._queue) + len(self._backlog)
+
+    def stats(self):
+        with self._cond:
+            return {'received': self.received, 'written': self.written,
+                    'dropped': self.dropped, 'backlog': len(self._queue)
+                    + len(self._backlog), 'write_errors': self.write_errors}
+
+    def _trim(self):
+        """Drop the oldest samples beyond ``max_backlog`` (lock held)."""
+        excess = len(self._queue) + len(self._backlog) - self.max_backlog
+        if excess <= 0:
+            return
+        dropped = min(excess, len(self._backlog))
+        for _ in range(dropped):
+            self._backlog.popleft()
+        for _ in range(excess - dropped):
+            self._queue.popleft()
+        self.dropped += excess
+        LOG.warning('ingest backlog full (%d samples): dropped the %d '
+                    'oldest, %d dropped in all', self.max_backlog, excess,
+                    self.dropped)
+
+    # -- the writer ----------------------------------------------------------
+
+    def start(self):
+        with self._cond:
+            self._stopping = False
+        self._thread = threading.Thread(target=self._run,
+                                        name='dpiaas-engine-ingest',
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout=10):
+        """Stop the writer after one last attempt to write everything."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread:
+            self._thread.join(timeout)
+            self._thread = None
+        self.flush()
+        left = self.backlog
+        if left:
+            LOG.warning('ingest stopped with %d samples not written', left)
+
+    def flush(self):
+        """Write everything queued now (in this thread); True if all is."""
+        self._consume(self._take(wait=False, everything=True))
+        return self._write_backlog()
+
+    def _run(self):
+        while True:
+            batch = self._take(wait=True)
+            if batch is None:
+                return
+            self._consume(batch)
+            if not self._write_backlog():
+                with self._cond:
+                    if not self._stopping:
+                        self._cond.wait(self.retry_interval)
+
+    def _take(self, wait, everything=False):
+        """Next samples for the consumers; None when stopping."""
+        with self._cond:
+            while wait and not self._stopping:
+                n = len(self._queue)
+                if n >= self.batch_size:
+                    break
+                if self._backlog and not self._failing:
+                    break
+                if n:
+                    left = self._oldest + self.flush_interval \
+                        - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                elif self._backlog:
+                    # failing: retry on schedule
+                    break
+                else:
+                    self._cond.wait()
+            if wait and self._stopping:
+                return None
+            n = len(self._queue) if everything else min(len(self._queue),
+                                                        self.batch_size)
+            batch = [self._queue.popleft() for _ in range(n)]
+            self._oldest = time.monotonic() if self._queue else None
+            return batch
+
+    def _consume(self, batch):
+        if not batch:
+            return
+        for consumer in list(self._consumers):
+            try:
+                consumer(batch)
+            except Exception:
+                LOG.exception('sample consumer %r failed', consumer)
+        with self._cond:
+            self._backlog.extend(batch)
+            self._trim()
+
+    def _write_backlog(self):
+        """Write the backlog in batches; False when the database fails."""
+        while True:
+            with self._cond:
+                batch = [self._backlog[i] for i in
+                         range(min(len(self._backlog), self.batch_size))]
+            if not batch:
+                return True
+            try:
+                self.storage.add_samples(batch)
+            except Exception as exc:
+                with self._cond:
+                    self.write_errors += 1
+                    if not self._failing:
+                        LOG.error('cannot write samples (%s); keeping up '
+                                  'to %d in memory and retrying every '
+                                  '%s s', exc, self.max_backlog,
+                                  self.retry_interval)
+                    self._failing = True
+                return False
+            with self._cond:
+                # the batch is the head of the backlog unless _trim dropped
+                # some of it meanwhile: remove what is still there
+                for sample in batch:
+                    if self._backlog and self._backlog[0] is sample:
+                        self._backlog.popleft()
+                self.written += len(batch)
+                if self._failing:
+                    LOG.info('samples written again; %d waiting',
+                             len(self._backlog))
+                self._failing = False

@@ -1,0 +1,146 @@
+"""The engine wired together: RPC servers, reconciler, ingest, liveness.
+
+``EngineService(conf, storage, inventory, transport)`` holds no global
+state, so ``dpiaas-engine``, ``dpiaas-all-in-one`` (``fake://`` transport,
+in-process) and tests build it the same way. ``start()`` serves
+``dpiaas-engine`` (agents) and ``dpiaas-engine-control`` (API) with the
+threading executor; ``stop()`` stops everything and writes what ingest
+still holds.
+"""
+import threading
+
+import oslo_messaging as messaging
+from oslo_log import log as logging
+
+from dpiaas.engine import coordination
+from dpiaas.engine import ingest as ingest_mod
+from dpiaas.engine import liveness as liveness_mod
+from dpiaas.engine import reconciler as reconciler_mod
+from dpiaas.engine import rpc_endpoint
+from dpiaas.engine import scheduler as scheduler_mod
+from dpiaas.rpc import agent_api as agent_api_mod
+from dpiaas.rpc import engine_api
+from dpiaas.rpc import transport as rpc_transport
+
+LOG = logging.getLogger(__name__)
+
+
+class Expirer:
+    """Runs ``storage.expire()`` (retention, downsampling) periodically."""
+
+    def __init__(self, storage, interval):
+        self.storage = storage
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self):
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run,
+                                        name='dpiaas-engine-expirer',
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout=10):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            try:
+                counts = self.storage.expire()
+                LOG.debug('retention pass: %s', counts)
+            except Exception as exc:
+                LOG.warning('retention pass failed, retrying in %s s: %s',
+                            self.interval, exc)
+
+
+class EngineService:
+    """One engine. Pass ``agent_api`` or ``coordinator`` to replace them
+    (tests); everything else comes from ``conf``."""
+
+    def __init__(self, conf, storage, inventory, transport, agent_api=None,
+                 coordinator=None):
+        self.conf = conf
+        self.storage = storage
+        self.inventory = inventory
+        self.transport = transport
+        eng = conf.engine
+        self.agent_api = agent_api or agent_api_mod.AgentAPI(transport)
+        self.coordinator = (coordinator
+                            or coordination.Coordinator.from_conf(conf))
+        # one lock for everything that writes collector statuses
+        self.lock = threading.RLock()
+        self.scheduler = scheduler_mod.Scheduler(inventory)
+        self.ingest = ingest_mod.Ingest(
+            storage, batch_size=eng.ingest_batch_size,
+            flush_interval=eng.ingest_flush_interval,
+            max_backlog=eng.ingest_max_backlog,
+            retry_interval=eng.ingest_retry_interval)
+        self.reconciler = reconciler_mod.Reconciler(
+            storage, self.scheduler, self.agent_api,
+            owns=self.coordinator.owns, interval=eng.reconcile_interval,
+            agent_down_time=eng.agent_down_time, lock=self.lock)
+        self.liveness = liveness_mod.Liveness(
+            storage, eng.agent_down_time, owns=self.coordinator.owns,
+            interval=eng.liveness_interval, lock=self.lock)
+        self.expirer = Expirer(storage, eng.expire_interval)
+        self.endpoint = rpc_endpoint.EngineEndpoint(
+            storage, self.ingest, self.agent_api,
+            agent_down_time=eng.agent_down_time, lock=self.lock)
+        self.control_endpoint = rpc_endpoint.EngineControlEndpoint(
+            self.reconciler)
+        self.servers = []
+        self.started = False
+
+    def _servers(self):
+        return [
+            rpc_transport.get_rpc_server(
+                self.transport,
+                messaging.Target(topic=engine_api.TOPIC,
+                                 server=self.conf.host),
+                [self.endpoint]),
+            rpc_transport.get_rpc_server(
+                self.transport,
+                messaging.Target(topic=engine_api.CONTROL_TOPIC,
+                                 server=self.conf.host),
+                [self.control_endpoint]),
+        ]
+
+    def start(self):
+        self.coordinator.start()
+        self.ingest.start()
+        self.servers = self._servers()
+        for server in self.servers:
+            server.start()
+        self.reconciler.start()
+        self.liveness.start()
+        self.expirer.start()
+        self.started = True
+        LOG.info('dpiaas-engine %s started (%s)', self.conf.host,
+                 'engines: %s' % ', '.join(self.coordinator.members)
+                 if self.coordinator.enabled else 'sole engine')
+
+    def stop(self):
+        """Stop serving, then the loops, then write what ingest holds."""
+        if not self.started:
+            return
+        self.started = False
+        for server in self.servers:
+            try:
+                server.stop()
+                server.wait()
+            except Exception as exc:  # a dead broker must not block exit
+                LOG.warning('RPC server did not stop cleanly: %s', exc)
+        self.servers = []
+        self.reconciler.stop()
+        self.liveness.stop()
+        self.expirer.stop()
+        self.ingest.stop()
+        try:
+            self.coordinator.stop()
+        except Exception as exc:
+            LOG.warning('leaving the coordination group failed: %s', exc)
+        LOG.info('dpiaas-engine %s stopped', self.conf.host)

@@ -1,0 +1,1 @@
+from tests.functional.rabbitmq import rabbitmq_url  # noqa: F401 (fixture)
