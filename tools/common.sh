@@ -3,10 +3,14 @@ VENV=${VENV:-$PWD/.venv}
 export DEBIAN_FRONTEND=noninteractive
 
 debian_packages() {
-    # packages of bindep.txt with profile $1 (or no profile)
+    # packages of bindep.txt with profile $1 among those in [...] (or no
+    # profile at all)
     awk -v prof="$1" '!/^#/ && NF {
-        if (NF == 1 || index($0, "[" prof "]")) print $1 }' bindep.txt |
-        tr '\n' ' '
+        if (NF == 1) { print $1; next }
+        line = $0; sub(/^[^[]*\[/, "", line); sub(/\].*$/, "", line)
+        n = split(line, profs, " ")
+        for (i = 1; i <= n; i++) if (profs[i] == prof) { print $1; break }
+    }' bindep.txt | tr '\n' ' '
 }
 
 install_debian_packages() {

@@ -129,6 +129,8 @@ class AllInOne:
         self.http = serving.make_server(self.conf.api.host,
                                         self.conf.api.port, self.app,
                                         threaded=True)
+        from dpiaas.wsgi import api as wsgi_api
+        wsgi_api.freeze_heap()
         threading.Thread(target=self.http.serve_forever, daemon=True,
                          name='api').start()
         LOG.info('dpiaas API on http://%s:%d/ (noauth: send X-Project-Id)',
