@@ -5,12 +5,16 @@ that services and tests build their own configuration.
 """
 from dpiaas.conf import agent
 from dpiaas.conf import api
+from dpiaas.conf import dashboard
 from dpiaas.conf import database
+from dpiaas.conf import detect
 from dpiaas.conf import dpi
 from dpiaas.conf import engine
 from dpiaas.conf import inventory
+from dpiaas.conf import notifier
 
-MODULES = (agent, api, database, dpi, engine, inventory)
+MODULES = (agent, api, dashboard, database, detect, dpi, engine, inventory,
+           notifier)
 
 
 def register_opts(conf):

@@ -1,0 +1,344 @@
+"""Metric dicts -> feature vectors, with names that map back to metrics.
+
+A monitor reports one dict of counts per interval (DESIGN.md 4.2). Raw
+counts are a poor input for a detector: their scale depends on the interval
+length, a ratio such as "error share of responses" carries the meaning an
+operator looks for, and "no traffic at all" must be a value of its own and
+not a silent row of zeros. The extractor therefore produces, per interval:
+
+* ``<metric>`` for every count metric: the rate per second;
+* ``<metric>`` for latency percentiles (ms; NaN when nothing was answered);
+* per decoded service ``<app>.<port>``: ``error_share`` (4xx-6xx of final
+  responses; DNS: servfail + refused), ``success_ratio`` (2xx / requests),
+  ``register_2xx_ratio`` (SIP: 2xx / REGISTER), ``unanswered`` (requests
+  without a response, as a share of requests), ``zero_traffic`` (1 when the
+  service saw no packet);
+* ``zero_traffic`` for the whole monitor;
+* short rolling windows over the last ``window`` intervals of each of the
+  above: ``@mean``, ``@max`` and ``@spread`` (max - min).
+
+Ratios are NaN when undefined (no requests); the scaler turns NaN into "as
+expected" so that the explicit zero-traffic and unanswered features carry
+that information instead of a made-up number.
+"""
+import warnings
+
+import numpy as np
+
+LATENCY = 'latency_ms'
+GAUGE_PREFIX = 'gauge.'
+RATIO_FLOOR = 0.05
+# Scaled values are clipped to this many robust deviations.
+CLIP = 50.0
+GAUGE_FLOOR = 0.01
+# A ratio of fewer events than this is noise, not information: NaN.
+MIN_DENOMINATOR = 5
+LATENCY_FLOOR_MS = 2.0
+WINDOW_STATS = ('mean', 'max', 'spread')
+_FINAL = {
+    'sip': ('2xx', '3xx', '4xx', '5xx', '6xx'),
+    'http': ('1xx', '2xx', '3xx', '4xx', '5xx'),
+    'dns': ('noerror', 'nxdomain', 'servfail', 'refused', 'other'),
+}
+_ERRORS = {
+    'sip': ('4xx', '5xx', '6xx'),
+    'http': ('4xx', '5xx'),
+    'dns': ('servfail', 'refused'),
+}
+_OK = {'sip': '2xx', 'http': '2xx', 'dns': 'noerror'}
+
+
+class BadInterval(ValueError):
+    """An interval whose values cannot be used (not numbers, negative)."""
+
+
+def is_latency(metric):
+    return '.%s.' % LATENCY in metric
+
+
+def is_gauge(metric):
+    """Values that are levels, not counts per interval: latency
+    percentiles, and anything under ``gauge.`` (used for series from
+    elsewhere, e.g. NAB's, and for future level metrics)."""
+    return is_latency(metric) or metric.startswith(GAUGE_PREFIX)
+
+
+def _service_of(metric):
+    parts = metric.split('.')
+    if len(parts) >= 3 and parts[1].isdigit():
+        return parts[0], parts[1]
+    return None, None
+
+
+class FeatureSchema(object):
+    """The fixed list of features of one monitor, learned from its baseline.
+
+    ``base`` features are computed from one interval; the full vector is
+    ``base`` followed by ``window`` statistics of each base feature. For
+    each feature, ``metrics[i]`` is the metric (or derived quantity) an
+    explanation names, ``kinds[i]`` one of ``rate``, ``latency``,
+    ``ratio``, ``flag`` (used for scale floors and units).
+    """
+
+    def __init__(self, metric_names, window=3, stats=WINDOW_STATS):
+        self.window = int(window)
+        self.stats = tuple(stats)
+        self.metric_names = sorted(set(metric_names))
+        self.counts = [m for m in self.metric_names if not is_gauge(m)]
+        self.latencies = [m for m in self.metric_names if is_latency(m)]
+        self.gauges = [m for m in self.metric_names
+                       if is_gauge(m) and not is_latency(m)]
+        services = {}
+        for m in self.metric_names:
+            app, port = _service_of(m)
+            if app is not None:
+                services.setdefault('%s.%s' % (app, port), app)
+        self.services = sorted(services.items())
+        base, kinds = [], []
+        base += self.counts
+        kinds += ['rate'] * len(self.counts)
+        base += self.latencies
+        kinds += ['latency'] * len(self.latencies)
+        base += self.gauges
+        kinds += ['gauge'] * len(self.gauges)
+        # ratios, then flags: each kind contiguous (cheap windows)
+        for prefix, app in self.services:
+            if app in _FINAL:
+                names = ['error_share', 'success_ratio', 'unanswered']
+                if app == 'sip':
+                    names.append('register_2xx_ratio')
+                for n in names:
+                    base.append('%s.%s' % (prefix, n))
+                    kinds.append('ratio')
+        for prefix, app in self.services:
+            base.append('%s.zero_traffic' % prefix)
+            kinds.append('flag')
+        base.append('zero_traffic')
+        kinds.append('flag')
+        self.base = base
+        self.base_kinds = kinds
+        self.n_base = len(base)
+        self.cont_idx = np.array([i for i, k in enumerate(kinds)
+                                  if k in ('rate', 'latency', 'gauge')],
+                                 int)
+        self.ratio_idx = np.array([i for i, k in enumerate(kinds)
+                                   if k == 'ratio'], int)
+        self.flag_idx = np.array([i for i, k in enumerate(kinds)
+                                  if k == 'flag'], int)
+        names, metrics, all_kinds = list(base), list(base), list(kinds)
+
+        def add(idx, label, kind=None):
+            for i in idx:
+                names.append('%s@%s%d' % (base[i], label, self.window))
+                metrics.append(base[i])
+                all_kinds.append(kind or kinds[i])
+
+        if self.window > 1:
+            for stat in self.stats:
+                add(self.cont_idx, stat)
+            add(self.ratio_idx, 'mean')
+            add(self.flag_idx, 'mean', 'ratio')
+        self.names = names
+        self.metrics = metrics
+        self.kinds = all_kinds
+        self.size = len(names)
+        self.n_ratio = len(self.ratio_idx)
+        self.n_counts = len(self.counts)
+        self.n_cont = len(self.cont_idx)
+        assert (self.cont_idx == np.arange(self.n_cont)).all()
+        self.flag_start = self.n_base - len(self.flag_idx)
+        self._compile()
+
+    def to_dict(self):
+        return {'metric_names': self.metric_names, 'window': self.window,
+                'stats': list(self.stats)}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d['metric_names'], d['window'], d['stats'])
+
+    def _compile(self):
+        """Index arrays and small matrices so that one interval costs a
+        handful of numpy operations whatever the number of services."""
+        self.levels = self.latencies + self.gauges
+        nc = len(self.counts)
+        col = {m: i for i, m in enumerate(self.counts)}
+        rows_num, rows_den, rows_pkt = [], [], []
+
+        def vec(names, sign=1.0, into=None):
+            v = np.zeros(nc) if into is None else into
+            for n in names:
+                if n in col:
+                    v[col[n]] += sign
+            return v
+
+        for prefix, app in self.services:
+            if app in _FINAL:
+                if app == 'dns':
+                    req = [prefix + '.queries']
+                else:
+                    req = [m for m in self.counts
+                           if m.startswith(prefix + '.requests.')]
+                fin = ['%s.responses.%s' % (prefix, c) for c in _FINAL[app]]
+                err = ['%s.responses.%s' % (prefix, c)
+                       for c in _ERRORS[app]]
+                ok = ['%s.responses.%s' % (prefix, _OK[app])]
+                rows_num += [vec(err), vec(ok), vec(fin, -1.0, vec(req))]
+                rows_den += [vec(fin), vec(req), vec(req)]
+                if app == 'sip':
+                    rows_num.append(vec(ok))
+                    rows_den.append(vec([prefix + '.requests.register']))
+            rows_pkt.append(vec([prefix + '.packets_in',
+                                 prefix + '.packets_out']))
+        self._a_num = np.array(rows_num, float).reshape(len(rows_num), nc)
+        self._a_den = np.array(rows_den, float).reshape(len(rows_den), nc)
+        self._a_pkt = np.array(rows_pkt, float).reshape(len(rows_pkt), nc)
+        self._nc = nc
+
+    def base_vector(self, metrics, dt):
+        """One interval's base features (rates per second, ratios...),
+        and the numerators and denominators of its ratios."""
+        get = metrics.get
+        try:
+            v = np.array([get(m, 0) for m in self.counts] +
+                         [get(m) for m in self.levels], dtype=float)
+        except (TypeError, ValueError):
+            raise BadInterval('a metric value is not a number')
+        c = v[:self._nc]
+        if not ((c >= 0).all() and c.sum() < np.inf):
+            c[np.isnan(c)] = 0.0          # a count reported as None
+            if not ((c >= 0).all() and c.sum() < np.inf):
+                raise BadInterval('negative or infinite count')
+        num = self._a_num @ c
+        den = self._a_den @ c
+        ratio = np.where(den >= MIN_DENOMINATOR,
+                         num / np.maximum(den, 1.0), np.nan)
+        svc_zero = (self._a_pkt @ c) == 0
+        out = np.concatenate((c * (1.0 / dt), v[self._nc:], ratio,
+                              svc_zero, (not c.any(),)))
+        return out, num, den
+
+
+class FeatureExtractor(object):
+    """Stateful per-monitor extractor: base vectors plus rolling windows.
+
+    Window statistics: mean, max and spread of rates and latencies; for
+    ratios the pooled ratio over the window (sum of numerators over sum of
+    denominators: far less noisy than a mean of per-interval ratios when
+    an interval holds a handful of requests); for zero-traffic flags the
+    share of empty intervals. ``reset()`` forgets the window (after a gap
+    or a collector restart) so that statistics never span missing
+    intervals.
+    """
+
+    def __init__(self, schema):
+        self.schema = schema
+        w = max(schema.window, 1)
+        nr = len(schema.ratio_idx)
+        self._ring = np.full((w, schema.n_base), np.nan)
+        self._num = np.zeros((w, nr))
+        self._den = np.zeros((w, nr))
+        self._n = 0
+
+    def reset(self):
+        self._ring[:] = np.nan
+        self._num[:] = 0
+        self._den[:] = 0
+        self._n = 0
+
+    def push(self, metrics, dt):
+        """Add one interval and return its full feature vector."""
+        sc = self.schema
+        base, nums, dens = sc.base_vector(metrics, dt)
+        w = sc.window
+        if w <= 1:
+            return base
+        slot = self._n % w
+        self._ring[slot] = base
+        self._num[slot] = nums
+        self._den[slot] = dens
+        self._n += 1
+        ring = self._ring if self._n >= w else self._ring[:self._n]
+        # rates, latencies and gauges are the first columns, in order
+        cont = ring[:, :sc.n_cont]
+        parts = [base]
+        hi = None
+        for stat in sc.stats:
+            if stat == 'mean':
+                mean = cont.sum(axis=0) * (1.0 / len(cont))
+                if sc.n_cont > sc.n_counts:
+                    # only levels can be missing (NaN): mean of the rest
+                    lv = cont[:, sc.n_counts:]
+                    missing = np.isnan(lv)
+                    n = len(lv) - missing.sum(axis=0)
+                    total = np.where(missing, 0.0, lv).sum(axis=0)
+                    mean[sc.n_counts:] = np.where(
+                        n > 0, total / np.maximum(n, 1), np.nan)
+                parts.append(mean)
+                continue
+            if hi is None:
+                hi = np.fmax.reduce(cont, axis=0)
+            if stat == 'max':
+                parts.append(hi)
+            else:
+                parts.append(hi - np.fmin.reduce(cont, axis=0))
+        num = self._num.sum(axis=0)
+        den = self._den.sum(axis=0)
+        parts.append(np.where(den >= MIN_DENOMINATOR,
+                              num / np.maximum(den, 1.0), np.nan))
+        parts.append(ring[:, sc.flag_start:].mean(axis=0))
+        return np.concatenate(parts)
+
+
+def scale_floor(schema, center, mean_counts_per_s, dt):
+    """Smallest sensible spread per feature, so that a feature constant in
+    the baseline (MAD 0) does not make every tiny change infinitely
+    anomalous: one event per interval (Poisson std at least 1) for rates,
+    a few ms or 25 % for latency (a p95 of a dozen samples is noisy), 1 %
+    for gauges, 5 points for ratios and flags."""
+    floor = np.empty(schema.size)
+    for i, kind in enumerate(schema.kinds):
+        c = abs(center[i]) if np.isfinite(center[i]) else 0.0
+        if kind == 'rate':
+            lam = max(mean_counts_per_s[i] * dt, 1.0)
+            floor[i] = max(np.sqrt(lam) / dt, 0.05 * c)
+        elif kind == 'latency':
+            floor[i] = max(LATENCY_FLOOR_MS, 0.25 * c)
+        elif kind == 'gauge':
+            floor[i] = max(GAUGE_FLOOR * c, 1e-9)
+        else:
+            floor[i] = RATIO_FLOOR
+    return floor
+
+
+class RobustScaler(object):
+    """Median / MAD scaling learned from baseline rows; NaN -> 0 (expected).
+
+    Scaled values are clipped to +-``clip`` so that one absurd value cannot
+    dominate a multivariate distance.
+    """
+
+    def __init__(self, center=None, scale=None, clip=CLIP):
+        self.center = center
+        self.scale = scale
+        self.clip = clip
+
+    def fit(self, X, floor=None):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)
+            center = np.nanmedian(X, axis=0)
+            mad = np.nanmedian(np.abs(X - center), axis=0) * 1.4826
+            q75, q25 = np.nanpercentile(X, [75, 25], axis=0)
+        iqr = (q75 - q25) / 1.349
+        scale = np.fmax(mad, iqr)
+        if floor is not None:
+            scale = np.fmax(scale, floor)
+        center = np.where(np.isfinite(center), center, 0.0)
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        self.center, self.scale = center, scale
+        return self
+
+    def transform(self, X):
+        Z = (X - self.center) / self.scale
+        Z = np.where(np.isnan(Z), 0.0, Z)
+        return np.clip(Z, -self.clip, self.clip)
