@@ -55,12 +55,22 @@ OPTS = [
 ]
 
 
+# how the engine runs the detector (not per-monitor parameters)
+ENGINE_OPTS = [
+    cfg.FloatOpt('save_interval', default=60.0, min=1,
+                 help='Seconds between saves of a monitor\'s detector '
+                      'state to the database (also saved at engine stop); '
+                      'a restarted engine resumes from it instead of '
+                      'learning again.'),
+]
+
+
 def register_opts(conf):
-    conf.register_opts(OPTS, group=GROUP)
+    conf.register_opts(OPTS + ENGINE_OPTS, group=GROUP)
 
 
 def list_opts():
-    return [(GROUP, OPTS)]
+    return [(GROUP, OPTS + ENGINE_OPTS)]
 
 
 def defaults_from_conf(conf):

@@ -57,7 +57,9 @@ class BatchScorer(object):
         self._load(i)
 
     def remove(self, key):
-        i = self._rows.pop(key)
+        i = self._rows.pop(key, None)
+        if i is None:
+            return
         last = len(self._keys) - 1
         if i != last:
             moved = self._keys[last]

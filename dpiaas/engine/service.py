@@ -1,4 +1,5 @@
-"""The engine wired together: RPC servers, reconciler, ingest, liveness.
+"""The engine wired together: RPC servers, reconciler, ingest, detection,
+liveness.
 
 ``EngineService(conf, storage, inventory, transport)`` holds no global
 state, so ``dpiaas-engine``, ``dpiaas-all-in-one`` (``fake://`` transport,
@@ -13,11 +14,13 @@ import oslo_messaging as messaging
 from oslo_log import log as logging
 
 from dpiaas.engine import coordination
+from dpiaas.engine import detection as detection_mod
 from dpiaas.engine import ingest as ingest_mod
 from dpiaas.engine import liveness as liveness_mod
 from dpiaas.engine import reconciler as reconciler_mod
 from dpiaas.engine import rpc_endpoint
 from dpiaas.engine import scheduler as scheduler_mod
+from dpiaas import notifiers as notifiers_mod
 from dpiaas.rpc import agent_api as agent_api_mod
 from dpiaas.rpc import engine_api
 from dpiaas.rpc import transport as rpc_transport
@@ -92,6 +95,11 @@ class EngineService:
             agent_down_time=eng.agent_down_time, lock=self.lock)
         self.control_endpoint = rpc_endpoint.EngineControlEndpoint(
             self.reconciler)
+        self.notifiers = notifiers_mod.NotifierManager(conf, transport)
+        self.detection = detection_mod.Detection(
+            conf, storage, self.notifiers, owns=self.coordinator.owns,
+            save_interval=conf.detector.save_interval)
+        self.ingest.add_consumer(self.detection.consume)
         self.servers = []
         self.started = False
 
@@ -112,6 +120,7 @@ class EngineService:
     def start(self):
         self.coordinator.start()
         self.ingest.start()
+        self.detection.start()
         self.servers = self._servers()
         for server in self.servers:
             server.start()
@@ -139,6 +148,9 @@ class EngineService:
         self.liveness.stop()
         self.expirer.stop()
         self.ingest.stop()
+        # after ingest: its last batch is scored and the state saved
+        self.detection.stop()
+        self.notifiers.stop()
         try:
             self.coordinator.stop()
         except Exception as exc:
