@@ -21,6 +21,7 @@ from dpiaas.api.v1 import metrics  # noqa: F401
 from dpiaas.api.v1 import monitors  # noqa: F401
 from dpiaas.api import versions  # noqa: F401
 from dpiaas import conf as dpiaas_conf
+from dpiaas import dashboard
 from dpiaas import policies
 
 
@@ -107,4 +108,5 @@ def create_app(conf, storage=None, inventory=None, engine_control=None):
                   {HEALTHCHECK_PATH: healthcheck.Healthcheck(None, conf)})
     wsgi = http_proxy_to_wsgi.HTTPProxyToWSGI(wsgi, conf)
     app.wsgi_app = request_id.RequestId(wsgi, conf)
+    dashboard.register_dashboard(app, conf)
     return app

@@ -127,6 +127,15 @@ monitor_list_query = {
                    'limit': limit, 'marker': marker,
                    'all_projects': all_projects},
 }
+monitor_create_query = {
+    'type': 'object', 'additionalProperties': False,
+    'properties': {'dry_run': {
+        'type': 'boolean',
+        'description': 'Check the request and answer (200) the services '
+                       'that would be derived from the Security Group '
+                       'rules, with the rules that give none; nothing is '
+                       'created.'}},
+}
 alarm_list_query = {
     'type': 'object', 'additionalProperties': False,
     'properties': {'state': {'type': 'string', 'enum': ALARM_STATES},

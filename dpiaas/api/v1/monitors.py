@@ -69,7 +69,7 @@ def _check_owner(project, server_id, port_id):
     what = ('Server %s' % server_id if server_id else 'Port %s' % port_id)
     kind = 'server' if server_id else 'port'
     try:
-        common.parts().inventory.check_owner(
+        return common.parts().inventory.check_owner(
             project, server_id=server_id, port_id=port_id)
     except (inv_base.NotFound, inv_base.NotOwned):
         # the same answer for both: other projects' objects stay unseen
@@ -134,18 +134,49 @@ def list_monitors(query):
                              next_url)
 
 
+def _preview(body, ports):
+    """What a create would derive, without storing anything (dry run)."""
+    inventory = common.parts().inventory
+    services, skipped, unmonitorable = [], [], []
+    for port in ports:
+        ok, why = derive.monitorable(port)
+        if not ok:
+            unmonitorable.append({'port_id': port.id, 'reason': why})
+            continue
+        try:
+            found = inventory.derivation_of(port, body.get('protocols'))
+        except inv_base.InventoryError as exc:
+            raise errors.ApiError(
+                503, 'dpiaas.inventory_unavailable',
+                'The inventory could not give the rules of port %s: %s'
+                % (port.id, exc))
+        services.extend(dict(d.to_dict(), port_id=port.id)
+                        for d in found.services)
+        skipped.extend({'port_id': port.id, 'rule': rule, 'reason': reason}
+                       for rule, reason in found.skipped)
+    preview = {k: body.get(k) for k in ('name', 'server_id', 'port_id')}
+    preview.update(services=services, skipped_rules=skipped,
+                   unmonitorable_ports=unmonitorable,
+                   ports=[p.id for p in ports])
+    return flask.jsonify({'monitor': preview})
+
+
 @routing.operation(
-    'POST', PATH, 'Monitor a server or a port the project owns.', TAG,
+    'POST', PATH, 'Monitor a server or a port the project owns; with '
+    '?dry_run=true only answer the services that would be derived.', TAG,
+    query=schemas.monitor_create_query,
     body=schemas.monitor_create, body_key='monitor', response=MONITOR,
     status=201, errors=(400, 401, 403, 404, 409, 503))
-def create_monitor(body):
+def create_monitor(query, body):
     project = common.own_project()
     common.authorize('dpiaas:monitor:create', {'project_id': project})
     server_id, port_id = body.get('server_id'), body.get('port_id')
     _check_protocols(body.get('protocols'))
-    _check_owner(project, server_id, port_id)
+    ports = _check_owner(project, server_id, port_id)
     storage = common.parts().storage
     _check_duplicate(storage, project, server_id, port_id)
+    if query.get('dry_run'):
+        return _preview(body, ports)
     detector = _detector(body.get('detector'))
     monitor = storage.create_monitor({
         'project_id': project, 'name': body.get('name', ''),
