@@ -12,6 +12,7 @@ import warnings
 from oslo_config import cfg
 from oslo_log import log
 
+from dpiaas.agent import privileges
 from dpiaas import conf as dpiaas_conf
 
 LOG = log.getLogger(__name__)
@@ -82,6 +83,7 @@ def main(argv=None):
     except Exception as exc:  # bad transport_url, log config, ...
         return _fail(EXIT_CONFIG, '%s: %s' % (type(exc).__name__, exc))
 
+    privileges.drop_capabilities()  # keeps CAP_NET_RAW, CAP_NET_ADMIN
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
