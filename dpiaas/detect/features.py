@@ -34,6 +34,8 @@ GAUGE_FLOOR = 0.01
 # A ratio of fewer events than this is noise, not information: NaN.
 MIN_DENOMINATOR = 5
 LATENCY_FLOOR_MS = 2.0
+HEALTH_PREFIX = 'capture.'
+
 WINDOW_STATS = ('mean', 'max', 'spread')
 _FINAL = {
     'sip': ('2xx', '3xx', '4xx', '5xx', '6xx'),
@@ -83,7 +85,10 @@ class FeatureSchema(object):
     def __init__(self, metric_names, window=3, stats=WINDOW_STATS):
         self.window = int(window)
         self.stats = tuple(stats)
-        self.metric_names = sorted(set(metric_names))
+        # capture.* are the collector's own health (kernel drops, packets
+        # seen before decoding), not the service's behaviour: left out
+        self.metric_names = sorted(m for m in set(metric_names)
+                                   if not m.startswith(HEALTH_PREFIX))
         self.counts = [m for m in self.metric_names if not is_gauge(m)]
         self.latencies = [m for m in self.metric_names if is_latency(m)]
         self.gauges = [m for m in self.metric_names

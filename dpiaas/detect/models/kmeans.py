@@ -24,6 +24,11 @@ class KMeansModel(base.Model):
     batch_kind = 'kmeans'
     max_clusters = 8
     rows_per_cluster = 25
+    # In robust-scaled units: a very regular baseline (a database link
+    # carrying the same queries every interval) has held-out distances
+    # near 0, and without a floor any small change scored in the millions.
+    # 3 is one feature three robust sigmas off, or several a little.
+    min_threshold = 3.0
 
     def __init__(self):
         self.centroids = None
