@@ -13,7 +13,9 @@ UPDATED = '2025-01-01T00:00:00Z'
 
 
 def _v1():
-    base = flask.request.host_url.rstrip('/')
+    # url_root keeps the prefix a front end mounts the API under
+    # (devstack: /anomaly-detection behind Apache)
+    base = flask.request.url_root.rstrip('/')
     return {'id': 'v1.0', 'status': 'CURRENT', 'min_version': '',
             'version': '', 'updated': UPDATED,
             'links': [{'rel': 'self', 'href': base + '/v1/'},
