@@ -35,6 +35,7 @@ GAUGE_FLOOR = 0.01
 MIN_DENOMINATOR = 5
 LATENCY_FLOOR_MS = 2.0
 HEALTH_PREFIX = 'capture.'
+BYTES_FLOOR = 0.15
 
 WINDOW_STATS = ('mean', 'max', 'spread')
 _FINAL = {
@@ -307,6 +308,11 @@ def scale_floor(schema, center, mean_counts_per_s, dt):
         if kind == 'rate':
             lam = max(mean_counts_per_s[i] * dt, 1.0)
             floor[i] = max(np.sqrt(lam) / dt, 0.05 * c)
+            if '.bytes_' in schema.metrics[i]:
+                # bytes are packets times sizes that vary with the
+                # message mix (a database link's periodic write-backs
+                # move them 20 % with nothing wrong): not Poisson counts
+                floor[i] = max(floor[i], BYTES_FLOOR * c)
         elif kind == 'latency':
             floor[i] = max(LATENCY_FLOOR_MS, 0.25 * c)
         elif kind == 'gauge':

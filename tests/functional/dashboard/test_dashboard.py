@@ -1,9 +1,10 @@
 """The dashboard in a real headless Chromium against a running demo.
 
 ``dpiaas-all-in-one --demo`` captures real traffic of its namespace VM.
-The anomaly detector is not wired into the engine yet, so the tests fire
-the demo's alarm by writing its state through ``dpiaas.db.api.Storage``
-on the all-in-one's SQLite file (what the detector will do), naming real
+To control alarm states exactly, these tests fire the demo's alarm by
+writing its state through ``dpiaas.db.api.Storage`` on the all-in-one's
+SQLite file (what the detector does; ``test_live_anomaly.py`` has the
+detector raise one from a real fault), naming real
 metrics of the demo as the top contributors; the chart then shows the
 live series of those metrics with the alarm period shaded.
 """
