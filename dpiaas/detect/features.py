@@ -33,7 +33,7 @@ CLIP = 50.0
 GAUGE_FLOOR = 0.01
 # A ratio of fewer events than this is noise, not information: NaN.
 MIN_DENOMINATOR = 5
-LATENCY_FLOOR_MS = 2.0
+LATENCY_FLOOR_MS = 5.0
 HEALTH_PREFIX = 'capture.'
 BYTES_FLOOR = 0.15
 
