@@ -12,6 +12,7 @@ import time
 
 from oslo_log import log as logging
 
+from dpiaas.engine import periodic
 from dpiaas.engine import status as st
 
 LOG = logging.getLogger(__name__)
@@ -38,19 +39,19 @@ def down_hosts(storage, down_time, now, hosts=None):
     return out
 
 
-class Liveness:
+class Liveness(periodic.PeriodicTask):
     """Periodic check of agents' heartbeats."""
+
+    name = 'agent liveness check'
 
     def __init__(self, storage, down_time, owns=lambda monitor_id: True,
                  interval=5.0, lock=None, clock=time.time):
+        super().__init__(interval)
         self.storage = storage
         self.down_time = down_time
         self.owns = owns
-        self.interval = interval
         self.lock = lock or threading.RLock()
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread = None
 
     def check(self, now=None):
         """Flag the collectors of down agents; returns the down hosts."""
@@ -76,23 +77,5 @@ class Liveness:
                 st.refresh(self.storage, monitor_id, down)
         return down
 
-    def start(self):
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run,
-                                        name='dpiaas-engine-liveness',
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout=10):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self):
-        while not self._stop.wait(self.interval):
-            try:
-                self.check()
-            except Exception:
-                LOG.exception('agent liveness check failed; retrying in '
-                              '%s s', self.interval)
+    def tick(self):
+        self.check()

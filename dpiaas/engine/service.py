@@ -17,6 +17,7 @@ from dpiaas.engine import coordination
 from dpiaas.engine import detection as detection_mod
 from dpiaas.engine import ingest as ingest_mod
 from dpiaas.engine import liveness as liveness_mod
+from dpiaas.engine import periodic
 from dpiaas.engine import reconciler as reconciler_mod
 from dpiaas.engine import rpc_endpoint
 from dpiaas.engine import scheduler as scheduler_mod
@@ -28,36 +29,17 @@ from dpiaas.rpc import transport as rpc_transport
 LOG = logging.getLogger(__name__)
 
 
-class Expirer:
+class Expirer(periodic.PeriodicTask):
     """Runs ``storage.expire()`` (retention, downsampling) periodically."""
 
+    name = 'retention pass'
+
     def __init__(self, storage, interval):
+        super().__init__(interval)
         self.storage = storage
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = None
 
-    def start(self):
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run,
-                                        name='dpiaas-engine-expirer',
-                                        daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout=10):
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self):
-        while not self._stop.wait(self.interval):
-            try:
-                counts = self.storage.expire()
-                LOG.debug('retention pass: %s', counts)
-            except Exception as exc:
-                LOG.warning('retention pass failed, retrying in %s s: %s',
-                            self.interval, exc)
+    def tick(self):
+        LOG.debug('retention pass: %s', self.storage.expire())
 
 
 class EngineService:
