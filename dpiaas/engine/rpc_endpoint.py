@@ -10,17 +10,38 @@ A handler that fails (database down) fails that one message only:
 oslo.messaging logs it and the server goes on; the agent's next heartbeat
 repairs what was missed.
 """
+import functools
 import threading
 import time
 
 import oslo_messaging as messaging
 from oslo_log import log as logging
+import sqlalchemy.exc
 
 from dpiaas.db import exceptions as db_exc
 from dpiaas.engine import liveness
 from dpiaas.engine import status as st
 
 LOG = logging.getLogger(__name__)
+
+
+def database_guarded(method):
+    """A cast whose database work fails is logged in one line and dropped.
+
+    Heartbeats and status reports come again within seconds; a database
+    outage must not fill the log with a traceback per agent per interval
+    (samples are not handled here: ingest keeps its own backlog).
+    """
+    @functools.wraps(method)
+    def guarded(self, ctxt, host, *args, **kwargs):
+        try:
+            return method(self, ctxt, host, *args, **kwargs)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            LOG.warning('%s from %s not recorded, the database failed: %s',
+                        method.__name__, host,
+                        str(exc).splitlines()[0][:200])
+    return guarded
+
 
 # collector statuses an agent may report
 AGENT_STATUSES = (st.C_RUNNING, st.C_ERROR, st.C_STOPPED, st.C_SCHEDULED)
@@ -53,6 +74,7 @@ class EngineEndpoint:
             LOG.warning('dropped %d flow reports from %s: %s',
                         len(reports), host, exc)
 
+    @database_guarded
     def report_state(self, ctxt, host, state):
         state = state or {}
         try:
@@ -99,6 +121,7 @@ class EngineEndpoint:
             return st.C_SCHEDULED, None
         return c.get('status'), c.get('status_reason')
 
+    @database_guarded
     def collector_status(self, ctxt, host, collector_id, status,
                          reason=None):
         with self.lock:

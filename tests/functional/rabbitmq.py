@@ -56,8 +56,15 @@ def amqp_ok(host=HOST, port=PORT, timeout=3):
         conn.release()
 
 
-def _start(workdir):
-    """Start rabbitmq-server in its own session; returns the Popen."""
+def _start(workdir, port=None, nodename='dpiaas-test@localhost',
+           dist_port=25679):
+    """Start rabbitmq-server in its own session; returns the Popen.
+
+    ``port`` defaults to :data:`PORT`; a private broker (see
+    ``tests/functional/faults/broker.py``) passes its own port, node name
+    and Erlang distribution port so that it never meets the shared one.
+    """
+    port = PORT if port is None else port
     real = os.path.realpath(SERVER)
     os.makedirs(workdir, exist_ok=True)
     conf = os.path.join(workdir, 'rabbitmq.conf')
@@ -65,16 +72,16 @@ def _start(workdir):
         f.write('listeners.tcp.1 = %s:%d\n'
                 'loopback_users.guest = true\n'
                 'disk_free_limit.absolute = 50MB\n'
-                'vm_memory_high_watermark.relative = 0.2\n' % (HOST, PORT))
+                'vm_memory_high_watermark.relative = 0.2\n' % (HOST, port))
     plugins = os.path.join(workdir, 'enabled_plugins')
     with open(plugins, 'w') as f:
         f.write('[].\n')
     env = dict(os.environ,
                HOME=workdir,
-               RABBITMQ_NODENAME='dpiaas-test@localhost',
+               RABBITMQ_NODENAME=nodename,
                RABBITMQ_NODE_IP_ADDRESS=HOST,
-               RABBITMQ_NODE_PORT=str(PORT),
-               RABBITMQ_DIST_PORT='25679',
+               RABBITMQ_NODE_PORT=str(port),
+               RABBITMQ_DIST_PORT=str(dist_port),
                RABBITMQ_CONFIG_FILE=conf,
                RABBITMQ_ENABLED_PLUGINS_FILE=plugins,
                RABBITMQ_MNESIA_BASE=os.path.join(workdir, 'mnesia'),
