@@ -33,49 +33,12 @@ from dpiaas.rpc import agent_api
 from dpiaas.rpc import engine_api
 from dpiaas.rpc import transport as rpc_transport
 from tests.functional import netns
+from tests.functional import service_process
 from tests.functional.rabbitmq import unavailable
 from tests.functional.sip_probe import RESPONDER, send_options, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-
-BIN = os.path.dirname(sys.executable)
-
-
-def _command(name):
-    return [os.path.join(BIN, name)]
-
-
-class Proc:
-    """A dpiaas service process with its own config file and log."""
-
-    def __init__(self, tmp_path, name, config):
-        self.name = name
-        self.conf = tmp_path / (name + '.conf')
-        self.conf.write_text(config)
-        self.log_path = tmp_path / (name + '.log')
-        self.proc = None
-
-    def start(self, binary):
-        log = open(self.log_path, 'ab')
-        self.proc = subprocess.Popen(
-            _command(binary) + ['--config-file', str(self.conf)],
-            stdout=log, stderr=subprocess.STDOUT)
-        return self
-
-    def log(self):
-        return self.log_path.read_text(errors='replace')[-4000:]
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.alive():
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+Proc = service_process.Proc
 
 
 def common_config(url, exchange):
@@ -173,7 +136,7 @@ def test_collectors_follow_the_cloud(tmp_path, openstack_stack, rabbitmq_url,
     db_name = 'dpiaas_cp_' + uuid.uuid4().hex[:8]
     postgresql_server.create_database(db_name)
     db_url = postgresql_server.url(db_name)
-    sync = subprocess.run(_command('dpiaas-manage') +
+    sync = subprocess.run(service_process.command('dpiaas-manage') +
                           ['--database', db_url, 'db', 'sync'],
                           capture_output=True, text=True, timeout=120)
     assert sync.returncode == 0, sync.stderr

@@ -27,7 +27,6 @@ routed nowhere and dropped by the broker, yet count as sent. With
 queue survives and nothing is lost (the ``durable`` variant).
 """
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -43,52 +42,19 @@ from dpiaas.db import engines as db_engines
 from dpiaas.rpc import engine_api
 from dpiaas.rpc import transport as rpc_transport
 from tests.functional import netns
+from tests.functional import service_process
 from tests.functional.faults import broker as broker_mod
 from tests.functional.rabbitmq import unavailable
 from tests.functional.sip_probe import RESPONDER, send_options, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
-BIN = os.path.dirname(sys.executable)
 METRIC = 'sip.5060.requests.options'
 HOST = 'fault-compute-1'
 INTERVAL_MS = 500
 # SQLite busy timeout of the engine plus margin: the lock must outlast
 # at least one whole write attempt for the write to fail
 LOCK_SECONDS = db_engines.SQLITE_BUSY_TIMEOUT_MS / 1000.0 + 15
-
-
-class Proc:
-    """A dpiaas service process with its own config file and log."""
-
-    def __init__(self, tmp_path, name, config):
-        self.name = name
-        self.conf = tmp_path / (name + '.conf')
-        self.conf.write_text(config)
-        self.log_path = tmp_path / (name + '.log')
-        self.proc = None
-
-    def start(self, binary):
-        log = open(self.log_path, 'ab')
-        self.proc = subprocess.Popen(
-            [os.path.join(BIN, binary), '--config-file', str(self.conf)],
-            stdout=log, stderr=subprocess.STDOUT)
-        return self
-
-    def text(self):
-        return self.log_path.read_text(errors='replace')
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.alive():
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 def inventory(vm, port_id):
@@ -125,14 +91,14 @@ class Deployment:
         inv.write_text(yaml.safe_dump(inventory(vm, self.port_id)))
         common = ('[DEFAULT]\ntransport_url = %s\ncontrol_exchange = %s\n'
                   'debug = false\n' % (broker.url, self.exchange))
-        self.engine = Proc(tmp_path, 'engine', common + (
+        self.engine = service_process.Proc(tmp_path, 'engine', common + (
             'host = fault-engine-1\ninventory_driver = static\n'
             'inventory_file = %s\ninventory_cache_ttl = 0\n'
             '[database]\nconnection = %s\n'
             '[engine]\nreconcile_interval = 1\nagent_down_time = 120\n'
             'liveness_interval = 1\ningest_retry_interval = 1\n'
             % (inv, self.db_url)) + extra)
-        self.agent = Proc(tmp_path, 'agent', common + (
+        self.agent = service_process.Proc(tmp_path, 'agent', common + (
             'host = %s\n[agent]\nreport_interval = 1\n'
             'report_batch_interval = 0.3\ntap_retry_interval = 0.5\n'
             'engine_retry_interval = 0.5\n' % HOST) + extra)
@@ -154,8 +120,9 @@ class Deployment:
 
     def up(self):
         sync = subprocess.run(
-            [os.path.join(BIN, 'dpiaas-manage'), '--database', self.db_url,
-             'db', 'sync'], capture_output=True, text=True, timeout=120)
+            service_process.command('dpiaas-manage') +
+            ['--database', self.db_url, 'db', 'sync'],
+            capture_output=True, text=True, timeout=120)
         assert sync.returncode == 0, sync.stderr
         self.storage = db_api.Storage(self.db_url)
         client = self.tmp_path / 'client.conf'
