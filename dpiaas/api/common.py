@@ -7,6 +7,7 @@ import numpy as np
 from oslo_policy import policy as oslo_policy
 
 from dpiaas.api import errors
+from dpiaas.db import exceptions as db_exc
 
 
 def parts():
@@ -64,6 +65,20 @@ def page_limit(query):
                                  '%d ([api] max_limit).'
                                  % (limit, conf.max_limit))
     return limit
+
+
+def listing_marker(query, get, kind, project):
+    """The ``marker`` of a listing, checked to be one of its items (a
+    marker from another project or a deleted item is a 400, not a page
+    that silently starts over)."""
+    marker = query.get('marker')
+    if marker:
+        try:
+            get(marker, project_id=project)
+        except db_exc.NotFound:
+            raise errors.bad_request('marker: %s %s is not in this '
+                                     'listing.' % (kind, marker))
+    return marker
 
 
 def page(items, limit, query, marker_of=lambda item: item['id']):

@@ -34,13 +34,7 @@ def list_alarms(query):
                      {'project_id': common.context().project_id})
     storage = common.parts().storage
     limit = common.page_limit(query)
-    marker = query.get('marker')
-    if marker:
-        try:
-            storage.get_alarm(marker, project_id=project)
-        except db_exc.NotFound:
-            raise errors.bad_request('marker: alarm %s is not in this '
-                                     'listing.' % marker)
+    marker = common.listing_marker(query, storage.get_alarm, 'alarm', project)
     items = storage.list_alarms(
         project_id=project, state=query.get('state'),
         monitor_id=query.get('monitor_id'),

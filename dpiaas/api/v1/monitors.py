@@ -119,13 +119,8 @@ def list_monitors(query):
                      {'project_id': common.context().project_id})
     storage = common.parts().storage
     limit = common.page_limit(query)
-    marker = query.get('marker')
-    if marker:
-        try:
-            storage.get_monitor(marker, project_id=project)
-        except db_exc.NotFound:
-            raise errors.bad_request('marker: monitor %s is not in this '
-                                     'listing.' % marker)
+    marker = common.listing_marker(query, storage.get_monitor, 'monitor',
+                                   project)
     items = storage.list_monitors(project_id=project,
                                   status=query.get('status'),
                                   limit=limit + 1, marker=marker)
