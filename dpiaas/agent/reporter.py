@@ -3,8 +3,11 @@ engine, and keeps them while it cannot.
 
 Collectors hand over every interval (:meth:`Reporter.add`); a thread sends
 what accumulated every ``[agent] report_batch_interval`` seconds. A cast
-that fails (dead broker, MessageDeliveryFailure, timeouts) puts its batch
-back in front, so nothing is lost until the buffer is full: beyond
+that fails (dead broker, MessageDeliveryFailure, timeouts, or
+MessageUndeliverable: the reports are published mandatory, so a cast the
+broker could route to no queue -- the engines' queue not declared again
+yet after a broker restart -- fails too) puts its batch back in front,
+so nothing is lost until the buffer is full: beyond
 ``[agent] buffer_samples`` the oldest entries are dropped and counted
 (``buffer.dropped`` in the agent's state), because fresh intervals matter
 more to a detector than stale ones. Statuses are few and only the latest
@@ -72,7 +75,7 @@ class Reporter:
         self.flows = _Queue(max(1, buffer_samples // 10))
         self.statuses = collections.OrderedDict()
         self.sent = 0
-        self.failing = False
+        self.failing = False   # or the name of the last error's type
         self._stop = threading.Event()
         self._thread = None
 
@@ -161,11 +164,13 @@ class Reporter:
         try:
             method(self.ctxt, self.host, *args)
         except Exception as exc:  # broker down: MessageDeliveryFailure, ...
-            if not self.failing:
+            # once per outage, and again when the cause changes (a broker
+            # back but no engine queue yet: MessageUndeliverable)
+            if self.failing != type(exc).__name__:
                 LOG.warning('Cannot report to the engine (%s: %s); keeping '
                             'up to %d samples and retrying',
                             type(exc).__name__, exc, self.samples.limit)
-            self.failing = True
+            self.failing = type(exc).__name__
             return False
         if self.failing:
             LOG.info('Reporting to the engine again')

@@ -122,6 +122,18 @@ class Coordinator:
         return self.member_id in ring.get_nodes(
             str(monitor_id).encode('utf-8'))
 
+    def owner(self, monitor_id):
+        """The member id (str) that owns ``monitor_id``; None without a
+        ring (no backend: this engine, the only one, owns everything)."""
+        if not self.enabled:
+            return None
+        with self._lock:
+            ring = self._ring
+        if ring is None:
+            return None
+        nodes = ring.get_nodes(str(monitor_id).encode('utf-8'))
+        return next(iter(nodes)).decode('utf-8') if nodes else None
+
     def _run(self):
         while not self._stop.wait(self.heartbeat_interval):
             try:

@@ -21,6 +21,14 @@ stored state:
 - a ``rebaseline`` requested through the API is applied and cleared.
 
 With several engines, only the owner of a monitor (hash ring) scores it.
+Agents' samples reach whichever engine the broker picks: that engine
+stores them (ingest) and, from the detector thread, hands the ones of
+monitors it does not own to their owner (``forward(owner, samples)``, an
+``EnginePeerAPI.score_samples`` cast), which scores them as its own
+(:meth:`Detection.score`; never forwarded again, so a ring in flux cannot
+bounce samples between engines). A monitor that is no longer ours (an
+engine joined) has its detector state saved and is forgotten, so that
+its new owner starts from that state and we stop judging it.
 """
 import collections
 import threading
@@ -79,11 +87,15 @@ class _Entry:
 
 class Detection:
     def __init__(self, conf, storage, notifiers=None, owns=None,
-                 tick=0.25, save_interval=60.0):
+                 tick=0.25, save_interval=60.0, owner=None, forward=None):
         self.conf = conf
         self.storage = storage
         self.notifiers = notifiers
         self.owns = owns or (lambda monitor_id: True)
+        self.owner = owner or (lambda monitor_id: None)
+        self.forward = forward
+        self.forwarded = 0
+        self._forward_failing = False
         self.tick = tick
         self.save_interval = save_interval
         self.entries = {}
@@ -99,7 +111,16 @@ class Detection:
     # --- input -------------------------------------------------------------
 
     def consume(self, samples):
-        """Ingest's consumer: queue a batch, never block."""
+        """Ingest's consumer: queue a batch, never block. The samples of
+        monitors owned by another engine are forwarded to it."""
+        self._put(samples, True)
+
+    def score(self, samples):
+        """Samples a peer engine forwarded: scored if ours, never
+        forwarded again."""
+        self._put(samples, False)
+
+    def _put(self, samples, forwardable):
         with self._cond:
             if len(self._queue) >= MAX_QUEUED_BATCHES:
                 self._queue.popleft()
@@ -108,7 +129,7 @@ class Detection:
                         self.dropped_batches % 1000 == 0:
                     LOG.warning('detector behind: %d sample batches dropped '
                                 'so far', self.dropped_batches)
-            self._queue.append(list(samples))
+            self._queue.append((list(samples), forwardable))
             self._cond.notify()
 
     # --- thread ------------------------------------------------------------
@@ -135,9 +156,39 @@ class Detection:
                 batches = list(self._queue)
                 self._queue.clear()
             try:
-                self.run_once([s for b in batches for s in b])
+                self.forward_foreign([s for b, fwd in batches if fwd
+                                      for s in b])
+                self.run_once([s for b, _ in batches for s in b])
             except Exception:
                 LOG.exception('detector tick failed; going on')
+
+    def forward_foreign(self, samples):
+        """Send the samples of monitors another engine owns to it."""
+        if self.forward is None:
+            return
+        by_owner = collections.defaultdict(list)
+        for s in samples:
+            mid = s.get('monitor_id')
+            if self.owns(mid):
+                continue
+            owner = self.owner(mid)
+            if owner is not None:
+                by_owner[owner].append(s)
+        for owner, batch in sorted(by_owner.items()):
+            try:
+                self.forward(owner, batch)
+            except Exception as exc:  # broker down: they are stored anyway
+                if not self._forward_failing:
+                    LOG.warning('cannot hand samples to engine %s for '
+                                'scoring (%s: %s); they are stored but '
+                                'not scored', owner, type(exc).__name__,
+                                exc)
+                self._forward_failing = True
+                continue
+            if self._forward_failing:
+                LOG.info('handing samples to their engines again')
+            self._forward_failing = False
+            self.forwarded += len(batch)
 
     # --- one tick ----------------------------------------------------------
 
@@ -327,6 +378,7 @@ class Detection:
         mono = time.monotonic()
         if mono - self._last_no_data >= 1.0:
             self._last_no_data = mono
+            self._drop_foreign()
             for entry in list(self.entries.values()):
                 if time.monotonic() - entry.read_at > REFRESH_S:
                     self._refresh(entry)
@@ -338,6 +390,17 @@ class Detection:
         for entry in list(self.entries.values()):
             if entry.dirty and mono - entry.saved_at > self.save_interval:
                 self._save(entry)
+
+    def _drop_foreign(self):
+        """Save and forget the monitors another engine owns now."""
+        for mid, entry in list(self.entries.items()):
+            if self.owns(mid):
+                continue
+            LOG.info('monitor %s: now owned by engine %s; handing its '
+                     'detector over', mid, self.owner(mid) or '?')
+            if entry.dirty:
+                self._save(entry)
+            self.forget(mid)
 
     def _save(self, entry):
         entry.saved_at = time.monotonic()

@@ -48,14 +48,16 @@ AGENT_STATUSES = (st.C_RUNNING, st.C_ERROR, st.C_STOPPED, st.C_SCHEDULED)
 
 
 class EngineEndpoint:
-    """Server side of ``dpiaas.rpc.engine_api.EngineAPI`` (1.0)."""
+    """Server side of ``dpiaas.rpc.engine_api.EngineAPI`` and
+    ``EnginePeerAPI`` (1.1)."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
 
     def __init__(self, storage, ingest, agent_api, agent_down_time=60,
-                 lock=None, clock=time.time):
+                 lock=None, clock=time.time, score=None):
         self.storage = storage
         self.ingest = ingest
+        self.score = score
         self.agents = agent_api
         self.agent_down_time = agent_down_time
         self.lock = lock or threading.RLock()
@@ -63,6 +65,12 @@ class EngineEndpoint:
 
     def report_samples(self, ctxt, host, samples):
         self.ingest.add(samples or [])
+
+    def score_samples(self, ctxt, samples):
+        """Samples another engine stored and forwarded because this one
+        owns their monitors: scored only (1.1)."""
+        if self.score is not None and samples:
+            self.score(samples)
 
     def report_flows(self, ctxt, host, reports):
         if not reports:
@@ -167,7 +175,7 @@ class EngineEndpoint:
 class EngineControlEndpoint:
     """Server side of ``EngineControlAPI``: the API's nudges."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
 
     def __init__(self, reconciler):
         self.reconciler = reconciler

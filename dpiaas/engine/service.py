@@ -4,7 +4,8 @@ liveness.
 ``EngineService(conf, storage, inventory, transport)`` holds no global
 state, so ``dpiaas-engine``, ``dpiaas-all-in-one`` (``fake://`` transport,
 in-process) and tests build it the same way. ``start()`` serves
-``dpiaas-engine`` (agents) and ``dpiaas-engine-control`` (API) with the
+``dpiaas-engine`` (agents, and peer engines handing over samples of
+monitors this engine owns) and ``dpiaas-engine-control`` (API) with the
 threading executor; ``stop()`` stops everything and writes what ingest
 still holds.
 """
@@ -72,18 +73,28 @@ class EngineService:
             storage, eng.agent_down_time, owns=self.coordinator.owns,
             interval=eng.liveness_interval, lock=self.lock)
         self.expirer = Expirer(storage, eng.expire_interval)
-        self.endpoint = rpc_endpoint.EngineEndpoint(
-            storage, self.ingest, self.agent_api,
-            agent_down_time=eng.agent_down_time, lock=self.lock)
         self.control_endpoint = rpc_endpoint.EngineControlEndpoint(
             self.reconciler)
         self.notifiers = notifiers_mod.NotifierManager(conf, transport)
+        forward = None
+        if self.coordinator.enabled:
+            # samples of another engine's monitors go to it for scoring
+            self.peer_api = engine_api.EnginePeerAPI(transport)
+            forward = self._forward
         self.detection = detection_mod.Detection(
             conf, storage, self.notifiers, owns=self.coordinator.owns,
-            save_interval=conf.detector.save_interval)
+            save_interval=conf.detector.save_interval,
+            owner=self.coordinator.owner, forward=forward)
+        self.endpoint = rpc_endpoint.EngineEndpoint(
+            storage, self.ingest, self.agent_api,
+            agent_down_time=eng.agent_down_time, lock=self.lock,
+            score=self.detection.score)
         self.ingest.add_consumer(self.detection.consume)
         self.servers = []
         self.started = False
+
+    def _forward(self, owner, samples):
+        self.peer_api.score_samples(None, owner, samples)
 
     def _servers(self):
         return [

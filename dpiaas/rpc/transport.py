@@ -6,6 +6,11 @@ All of dpiaas talks over one control exchange (``dpiaas`` unless
 with other services without mixing topics. Servers use the threading
 executor: no eventlet anywhere. Contexts travel as oslo.context dicts; a
 caller with no context passes ``None``.
+
+dpiaas changes one oslo.messaging default: ``[oslo_messaging_rabbit]
+amqp_durable_queues`` is ``true`` (see :func:`set_messaging_defaults`).
+Every dpiaas process builds its transports here, so the agent, the
+engines, the API and the all-in-one declare their queues the same way.
 """
 import importlib
 
@@ -47,8 +52,43 @@ class ExposedRPCAccessPolicy(messaging.DefaultRPCAccessPolicy):
         return super().is_allowed(endpoint, method)
 
 
+# oslo.messaging options whose default dpiaas changes: (group, name, value)
+MESSAGING_DEFAULTS = (
+    # The engines' topic queues must outlive a RabbitMQ restart: a
+    # transient queue is deleted by the restart, and whatever the agents
+    # publish after reconnecting but before the engine has declared it
+    # again is routed nowhere and dropped by the broker (issue 7). A
+    # durable queue (and its binding) is still there when the broker is
+    # back, and keeps those messages until an engine consumes them.
+    ('oslo_messaging_rabbit', 'amqp_durable_queues', True),
+)
+
+
+def set_messaging_defaults(conf):
+    """Register the rabbit driver's options on ``conf`` and change the
+    defaults of :data:`MESSAGING_DEFAULTS` (a value set in a config file
+    still wins).
+
+    The driver registers its options only when a transport is loaded,
+    too late for ``set_default``; registering them first (the same
+    option objects, so the driver's own registration is a no-op) is what
+    oslo.messaging's ``opts.set_defaults`` does for its own options.
+    """
+    try:
+        from oslo_messaging._drivers import amqp as amqp_driver
+        from oslo_messaging._drivers import impl_rabbit
+    except ImportError:   # no rabbit driver: nothing to default
+        return
+    conf.register_opts(amqp_driver.amqp_opts, group='oslo_messaging_rabbit')
+    conf.register_opts(impl_rabbit.rabbit_opts,
+                       group='oslo_messaging_rabbit')
+    for group, name, value in MESSAGING_DEFAULTS:
+        conf.set_default(name, value, group=group)
+
+
 def _defaults(conf):
     messaging.set_transport_defaults(control_exchange=CONTROL_EXCHANGE)
+    set_messaging_defaults(conf)
     # oslo.messaging registers its metrics and tracing options on the
     # global cfg.CONF only, but its clients and servers read them from the
     # conf they were given: without this a call on our own ConfigOpts

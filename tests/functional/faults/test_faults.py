@@ -19,17 +19,18 @@ with exactly that many ``sip.5060.requests.options``.
    which ignores file modes) and moving the file away does not either
    (open connections keep writing to the moved inode).
 
-Known product bug (test 1 without durable queues is ``xfail``): RabbitMQ
-deletes the engine's non-durable topic queue when it restarts; casts the
-reconnected agent publishes before the engine has declared it again are
-routed nowhere and dropped by the broker, yet count as sent. With
-``[oslo_messaging_rabbit] amqp_durable_queues = true`` on every party the
-queue survives and nothing is lost (the ``durable`` variant).
+Issue 7 (fixed): RabbitMQ deletes a transient queue when it restarts, and
+casts the reconnected agent published before the engine had declared its
+topic queue again were routed nowhere and dropped by the broker, yet
+counted as sent. dpiaas now defaults ``[oslo_messaging_rabbit]
+amqp_durable_queues`` to true (the queue and its binding outlive the
+restart) and publishes what the agent buffers *mandatory*, so that an
+unroutable report comes back as ``MessageUndeliverable`` and stays in the
+agent's buffer. Test 1 runs with the default configuration and with
+transient queues set explicitly (the mandatory flag alone must suffice).
 """
-import os
 import sqlite3
 import subprocess
-import sys
 import time
 import uuid
 
@@ -41,11 +42,8 @@ from dpiaas.db import api as db_api
 from dpiaas.db import engines as db_engines
 from dpiaas.rpc import engine_api
 from dpiaas.rpc import transport as rpc_transport
-from tests.functional import netns
 from tests.functional import service_process
-from tests.functional.faults import broker as broker_mod
-from tests.functional.rabbitmq import unavailable
-from tests.functional.sip_probe import RESPONDER, send_options, wait_for
+from tests.functional.sip_probe import send_options, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -54,6 +52,7 @@ HOST = 'fault-compute-1'
 INTERVAL_MS = 500
 # SQLite busy timeout of the engine plus margin: the lock must outlast
 # at least one whole write attempt for the write to fail
+COLLECTOR_START_TIMEOUT = 240
 LOCK_SECONDS = db_engines.SQLITE_BUSY_TIMEOUT_MS / 1000.0 + 15
 
 
@@ -144,7 +143,9 @@ class Deployment:
             None, self.monitor['id'])
         wait_for(lambda: [c for c in self.storage.list_collectors(
             monitor_id=self.monitor['id']) if c['status'] == 'running'],
-            60, 'a running collector\n' + self.logs())
+            # generous: a cold numba cache (any change to dpiaas/dpi)
+            # makes the agent compile its kernels before capturing
+            COLLECTOR_START_TIMEOUT, 'a running collector\n' + self.logs())
 
     def down(self):
         for p in self.procs:
@@ -177,34 +178,6 @@ def max_gap(series, start, end):
 
 
 @pytest.fixture
-def vm():
-    from tests.functional.dpi import peers
-    if os.geteuid() != 0:
-        unavailable('needs root (namespaces, AF_PACKET)')
-    octet = peers.free_subnet_octet(lo=120, hi=149)
-    tap = 'tap' + uuid.uuid4().hex[:8] + '-ft'
-    with netns.veth_host(octet, tap=tap) as host:
-        responder = host.popen(sys.executable, '-c', RESPONDER,
-                               stdout=subprocess.PIPE)
-        assert responder.stdout.readline().strip() == b'ready'
-        try:
-            yield host
-        finally:
-            responder.kill()
-            responder.wait()
-
-
-@pytest.fixture
-def broker(tmp_path):
-    b = broker_mod.PrivateBroker(tmp_path / 'rabbitmq')
-    try:
-        b.start()
-        yield b
-    finally:
-        b.stop()
-
-
-@pytest.fixture
 def deployment(request, tmp_path, broker, vm):
     extra = getattr(request, 'param', '')
     d = Deployment(tmp_path, broker, vm, extra)
@@ -215,27 +188,22 @@ def deployment(request, tmp_path, broker, vm):
         d.down()
 
 
-DURABLE = '[oslo_messaging_rabbit]\namqp_durable_queues = true\n'
-# see the module docstring
-BUG_LOST_CASTS = (
-    'product bug: casts published between the agent\'s reconnection and '
-    'the engine\'s re-declaring its (non-durable, so deleted by the '
-    'restart) topic queue are routed nowhere and silently dropped by '
-    'RabbitMQ, while the reporter counts them as sent '
-    '(dpiaas/agent/reporter.py Reporter._send)')
+TRANSIENT = '[oslo_messaging_rabbit]\namqp_durable_queues = false\n'
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_LOST_CASTS)
 @pytest.mark.parametrize('deployment', [''], indirect=True,
                          ids=['default'])
 def test_broker_restart_loses_nothing(deployment, broker, vm):
+    """dpiaas's defaults: durable queues, mandatory reports."""
     _broker_restart(deployment, broker, vm)
 
 
-@pytest.mark.parametrize('deployment', [DURABLE], indirect=True,
-                         ids=['durable_queues'])
-def test_broker_restart_loses_nothing_durable(deployment, broker, vm):
-    """With durable queues the engine's queue outlives the restart."""
+@pytest.mark.parametrize('deployment', [TRANSIENT], indirect=True,
+                         ids=['transient_queues'])
+def test_broker_restart_loses_nothing_transient(deployment, broker, vm):
+    """Transient queues (an operator's choice): the queue is gone after
+    the restart, and the mandatory flag keeps what the broker could not
+    route in the agent's buffer until the engine declares it again."""
     _broker_restart(deployment, broker, vm)
 
 

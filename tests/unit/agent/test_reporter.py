@@ -124,3 +124,18 @@ def test_the_thread_sends_on_its_own_and_stops(engine):
     finally:
         rep.stop()
     assert not rep._thread.is_alive()
+
+
+def test_an_unroutable_report_stays_in_the_buffer(engine):
+    """Issue 7: after a broker restart, before the engine declared its
+    queue again, the broker returns the (mandatory) cast: nothing lost."""
+    rep = make(engine)
+    rep.add('c1', 'm1', report(1.0))
+    engine.fail = messaging.MessageUndeliverable(
+        Exception('NO_ROUTE'), 'dpiaas', 'dpiaas-engine', {})
+    assert not rep.flush()
+    assert rep.state() == {'queued': 1, 'dropped': 0}
+    engine.fail = None
+    assert rep.flush()
+    assert [s['ts'] for _, b in engine.of('report_samples')
+            for s in b] == [1.0]

@@ -6,6 +6,8 @@ recovers, goes to insufficient_data on a gap (never alarm), and starts
 learning again on rebaseline; transitions are stored with history and
 notified once each.
 """
+import time
+
 import pytest
 from oslo_config import cfg
 
@@ -160,4 +162,78 @@ def test_samples_of_unknown_or_unowned_monitors_are_ignored(storage, conf):
                    'metrics': {'x': 1}},
                   {'monitor_id': 'theirs', 'ts': T0, 'interval_ms': 500,
                    'metrics': {'x': 1}}], now=T0)
+    assert det.entries == {}
+
+
+def sample(mid, ts=T0):
+    return {'collector_id': 'c-' + mid, 'monitor_id': mid, 'ts': ts,
+            'interval_ms': 500, 'metrics': {'x': 1}}
+
+
+def test_samples_of_another_engines_monitors_are_forwarded(storage, conf):
+    sent = []
+    det = detection_mod.Detection(
+        conf, storage, Notifiers(), owns=lambda mid: mid == 'mine',
+        owner=lambda mid: {'theirs': 'engine-b',
+                           'other': 'engine-c'}.get(mid),
+        forward=lambda owner, samples: sent.append((owner, samples)))
+    det.forward_foreign([sample('mine'), sample('theirs'), sample('other'),
+                         sample('theirs', T0 + 0.5), sample('nobody')])
+    assert sent == [('engine-b', [sample('theirs'),
+                                  sample('theirs', T0 + 0.5)]),
+                    ('engine-c', [sample('other')])]
+    assert det.forwarded == 3
+
+
+def test_forwarded_samples_are_never_forwarded_again(storage, conf,
+                                                     monkeypatch):
+    """What a peer hands over is scored (if ours) but not bounced back,
+    even while the two engines disagree about the ring."""
+    sent, scored = [], []
+    det = detection_mod.Detection(
+        conf, storage, Notifiers(), owns=lambda mid: mid == 'mine',
+        owner=lambda mid: 'engine-b',
+        forward=lambda owner, samples: sent.append(owner))
+    monkeypatch.setattr(det, 'run_once', lambda s: scored.extend(s))
+    det.score([sample('theirs')])
+    det.consume([sample('mine')])
+    det.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(scored) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        det.stop()
+    assert sorted(s['monitor_id'] for s in scored) == ['mine', 'theirs']
+    assert sent == []
+
+
+def test_a_failing_forward_loses_only_the_scoring(storage, conf):
+    def forward(owner, samples):
+        raise ConnectionError('broker down')
+    det = detection_mod.Detection(conf, storage, Notifiers(),
+                                  owns=lambda mid: False,
+                                  owner=lambda mid: 'engine-b',
+                                  forward=forward)
+    det.forward_foreign([sample('theirs')])
+    assert det.forwarded == 0
+
+
+def test_a_monitor_taken_over_by_another_engine_is_saved_and_forgotten(
+        world, storage, conf):
+    det, monitor, _ = world
+    mine = {monitor['id']}
+    det.owns = lambda mid: mid in mine
+    trace = synthetic.Trace(seed=3)
+    feed(det, monitor, trace, 4, T0)
+    assert monitor['id'] in det.entries
+    assert storage.load_detector_state(monitor['id']) is None
+    mine.clear()   # an engine joined and the ring gave it this monitor
+    det._last_no_data = 0.0
+    det.run_once([], now=T0 + 10)
+    assert det.entries == {}
+    saved = storage.load_detector_state(monitor['id'])
+    assert saved is not None
+    # its samples are not scored here any more
+    det.run_once([sample(monitor['id'], T0 + 11)], now=T0 + 11)
     assert det.entries == {}

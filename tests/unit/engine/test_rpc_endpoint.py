@@ -85,3 +85,18 @@ def test_control_endpoint_queues_the_monitor(world):
     rpc_endpoint.EngineControlEndpoint(world.reconciler).monitor_changed(
         None, 'mon-x')
     assert seen == ['mon-x']
+
+
+def test_forwarded_samples_are_scored_not_stored_again():
+    stored, scored = [], []
+
+    class Ingest:
+        def add(self, samples):
+            stored.extend(samples)
+
+    ep = rpc_endpoint.EngineEndpoint(fakes.FakeStorage(), Ingest(),
+                                     fakes.FakeAgentAPI(),
+                                     score=scored.extend)
+    ep.score_samples(None, [{'monitor_id': 'm', 'ts': 1.0}])
+    ep.score_samples(None, [])
+    assert scored == [{'monitor_id': 'm', 'ts': 1.0}] and stored == []

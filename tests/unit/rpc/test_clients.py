@@ -13,7 +13,7 @@ from dpiaas.rpc import transport as rpc_transport
 class Recorder:
     """An endpoint that records every call and answers ``answers``."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
 
     def __init__(self, methods, answers=None):
         self.calls = []
@@ -174,3 +174,71 @@ def test_contexts_travel_as_dicts(transport, serve):
     eng.wait(1)
     assert seen[0].project_id == 'p1'
     assert seen[0].request_id == 'req-1'
+
+
+def test_monitor_changed_reaches_every_engine(transport, serve):
+    """A fanout: the owner of the monitor hears it whichever it is."""
+    engines = [serve(messaging.Target(topic='dpiaas-engine-control',
+                                      server=name),
+                     Recorder(('monitor_changed',)))
+               for name in ('e1', 'e2')]
+    engine_api.EngineControlAPI(transport).monitor_changed(None, 'm1')
+    for eng in engines:
+        assert eng.wait(1) == [('monitor_changed', {'monitor_id': 'm1'})]
+
+
+def test_monitor_changed_to_a_1_0_engine_is_not_a_fanout(transport, serve):
+    old = Recorder(('monitor_changed',))
+    old.target = messaging.Target(version='1.0')
+    serve(messaging.Target(topic='dpiaas-engine-control', server='e1'), old)
+    engine_api.EngineControlAPI(transport,
+                                version_cap='1.0').monitor_changed(None, 'm1')
+    assert old.wait(1) == [('monitor_changed', {'monitor_id': 'm1'})]
+
+
+def test_score_samples_reaches_only_the_owner(transport, serve):
+    e1, e2 = [serve(messaging.Target(topic='dpiaas-engine', server=name),
+                    Recorder(('score_samples',))) for name in ('e1', 'e2')]
+    engine_api.EnginePeerAPI(transport).score_samples(None, 'e2',
+                                                      [{'ts': 1.0}])
+    assert e2.wait(1) == [('score_samples', {'samples': [{'ts': 1.0}]})]
+    assert e1.calls == []
+
+
+def test_buffered_reports_are_mandatory_heartbeats_are_not(transport):
+    """What the agent buffers must come back as an error when the broker
+    cannot route it (issue 7); a heartbeat need not."""
+    api = engine_api.EngineAPI(transport)
+    assert api.reports.transport_options.at_least_once
+    assert not (api.client.transport_options
+                and api.client.transport_options.at_least_once)
+    sent = []
+    for client, name in ((api.reports, 'reports'), (api.client, 'client')):
+        client.prepare = (lambda name: lambda **kw: type(
+            'C', (), {'cast': lambda self, ctxt, method, **kw:
+                      sent.append((name, method))})())(name)
+    api.report_samples(None, 'h1', [])
+    api.report_flows(None, 'h1', [])
+    api.collector_status(None, 'h1', 'c1', 'running')
+    api.report_state(None, 'h1', {})
+    assert sent == [('reports', 'report_samples'),
+                    ('reports', 'report_flows'),
+                    ('reports', 'collector_status'),
+                    ('client', 'report_state')]
+
+
+def test_dpiaas_defaults_to_durable_queues():
+    conf = cfg.ConfigOpts()
+    conf([], project='dpiaas')
+    t = rpc_transport.get_rpc_transport(conf, url='fake://')
+    t.cleanup()
+    assert conf.oslo_messaging_rabbit.amqp_durable_queues is True
+
+
+def test_a_config_file_still_chooses_transient_queues(tmp_path):
+    path = tmp_path / 'dpiaas.conf'
+    path.write_text('[oslo_messaging_rabbit]\namqp_durable_queues = false\n')
+    conf = cfg.ConfigOpts()
+    conf(['--config-file', str(path)], project='dpiaas')
+    rpc_transport.get_rpc_transport(conf, url='fake://').cleanup()
+    assert conf.oslo_messaging_rabbit.amqp_durable_queues is False
