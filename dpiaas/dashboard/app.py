@@ -6,6 +6,7 @@ comes from the REST API in the browser, with the user's own credentials.
 import os
 
 import flask
+from oslo_middleware import request_id
 
 from dpiaas.dashboard import keystone
 
@@ -26,7 +27,9 @@ def _error(status, code, detail):
         'title': {400: 'Bad Request', 401: 'Unauthorized',
                   404: 'Not Found', 405: 'Method Not Allowed',
                   502: 'Bad Gateway'}.get(status, 'Error'),
-        'detail': detail, 'request_id': ''}]})
+        'detail': detail,
+        'request_id': flask.request.environ.get('openstack.request_id',
+                                                '')}]})
     resp.status_code = status
     return resp
 
@@ -99,4 +102,6 @@ def create_app(conf):
         resp.status_code = 201
         return resp
 
+    # the same x-openstack-request-id as the API's answers (errors name it)
+    app.wsgi_app = request_id.RequestId(app.wsgi_app, conf)
     return app

@@ -45,6 +45,13 @@ class DemoVM:
             raise DemoError('the demo needs root (network namespaces)')
         if not shutil.which('ip'):
             raise DemoError('the demo needs iproute2 (ip)')
+        busy = self.pids()
+        if busy:
+            # a namespace with live processes is another demo's VM, not
+            # leftovers: taking it over would cut that demo's capture
+            raise DemoError('namespace %s is in use by processes %s (another '
+                            'dpiaas-all-in-one --demo?); stop them first'
+                            % (self.ns, ' '.join(map(str, busy))))
         self.destroy()          # leftovers of a run that was killed
         run('ip', 'netns', 'add', self.ns)
         run('ip', 'link', 'add', self.tap, 'type', 'veth', 'peer', 'name',
@@ -62,6 +69,11 @@ class DemoVM:
         LOG.info('demo VM: namespace %s, %s on %s (host end %s)',
                  self.ns, self.ip, 'eth0', self.tap)
         return self
+
+    def pids(self):
+        """Processes running in the namespace (none if it is absent)."""
+        out = run('ip', 'netns', 'pids', self.ns, check=False).stdout
+        return [int(p) for p in out.split() if p.isdigit()]
 
     def destroy(self):
         run('ip', 'link', 'del', self.tap, check=False)

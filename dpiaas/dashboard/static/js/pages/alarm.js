@@ -54,11 +54,38 @@ function chartMetrics(alarm, history) {
     const fired = history.find(h => h.state === 'alarm' && topMetrics(h.explanation).length);
     if (fired) top = topMetrics(fired.explanation);
   }
-  return top.map(e => e.metric).slice(0, 3);
+  return top.map(e => e.metric);
+}
+
+// The detector also names derived features (http.80.error_share,
+// dns.53.no_messages), which are not stored series: chart the stored
+// metrics named first, then the responses and requests of the services
+// the other names belong to. At most three lines.
+async function chartable(monitorId, names) {
+  let stored;
+  try {
+    stored = (await api.get('/v1/monitors/' + monitorId + '/metrics'))
+      .metrics.map(m => m.name);
+  } catch (e) {
+    return names.slice(0, 3);
+  }
+  const have = new Set(stored);
+  const out = [];
+  const add = (n) => { if (have.has(n) && !out.includes(n) && out.length < 3) out.push(n); };
+  names.forEach(add);
+  for (const n of names) {
+    if (have.has(n)) continue;
+    const svc = n.split('.').slice(0, 2).join('.') + '.';
+    // informational and redirect classes say little about a fault
+    stored.filter(s => s.startsWith(svc + 'responses.') && !/\.(1xx|3xx)$/.test(s))
+      .forEach(add);
+    stored.filter(s => s.startsWith(svc + 'requests.') || s === svc + 'queries').forEach(add);
+  }
+  return out;
 }
 
 async function drawChart(panel, alarm, history, periods) {
-  const names = chartMetrics(alarm, history);
+  const names = await chartable(alarm.monitor_id, chartMetrics(alarm, history));
   const box = panel.querySelector('#alarm-chart-box');
   if (!names.length) {
     box.innerHTML = '<p class="muted">No contributing metrics to chart yet.</p>';
