@@ -1,0 +1,1 @@
+"""Helpers of bench/load.py (the agent side of the load bench)."""
