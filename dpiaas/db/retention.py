@@ -13,11 +13,14 @@ closed miss the rollups (they stay in the raw table for its retention).
 import math
 
 import numpy as np
+from oslo_log import log as logging
 import sqlalchemy as sa
 
 from dpiaas.db import base
 from dpiaas.db import models
 from dpiaas.db import packing
+
+LOG = logging.getLogger(__name__)
 
 SAMPLES = models.Sample.__table__
 ROLLUPS = models.SampleRollup.__table__
@@ -154,7 +157,8 @@ class RetentionMixin:
             rows = self._source_rows(conn, source, mark, end)
             if rows:
                 out = self._aggregate(conn, rows, res, mark)
-                conn.execute(ROLLUPS.insert(), out)
+                if out:
+                    conn.execute(ROLLUPS.insert(), out)
             else:
                 nxt = self._next_ts(conn, source, end, upto)
                 end = (upto if nxt is None
@@ -187,7 +191,13 @@ class RetentionMixin:
         return conn.execute(query).scalar()
 
     def _aggregate(self, conn, rows, res, bucket):
-        """One rollup row per layout of the bucket's rows."""
+        """One rollup row per layout of the bucket's rows.
+
+        Rows whose layout is gone are left out: a batch of a monitor
+        deleted while it was in flight can be written after the delete
+        (another process's cache still knew the layout); they expire with
+        the raw window instead of stopping every later pass.
+        """
         layouts = self._layout_names(conn, {r.layout_id for r in rows})
         out = []
         i = 0
@@ -196,6 +206,12 @@ class RetentionMixin:
             lid = rows[i].layout_id
             while j < len(rows) and rows[j].layout_id == lid:
                 j += 1
+            if lid not in layouts:
+                LOG.info('retention: %d sample(s) of a deleted monitor '
+                         '(metric layout %s gone) left out of the %s s '
+                         'rollup', j - i, lid, res)
+                i = j
+                continue
             names, latency = layouts[lid]
             block = packing.unpack([r.vals for r in rows[i:j]], len(names))
             vals = packing.reduce_rows(block, latency)

@@ -229,6 +229,64 @@ def test_layout_reused_while_names_unchanged(storage):
     assert n == 2
 
 
+def test_series_finds_its_metric_in_each_layout(storage):
+    # a series reads one value's bytes, at its place in each layout
+    m = _monitor(storage)['id']
+    storage.add_samples(_samples(m, 'c1', 2, {'a': 1, 'b': 2, 'c': 3}))
+    storage.add_samples(_samples(m, 'c1', 2, {'c': 30, 'a': 10},
+                                 t0=NOW + 1))
+    storage.add_samples(_samples(m, 'c2', 2, {'z': 0, 'c': 300}))
+    got = storage.get_series(m, 'c', NOW, NOW + 60, resolution=0)
+    assert got == [(NOW, 303.0), (NOW + 0.5, 303.0), (NOW + 1, 30.0),
+                   (NOW + 1.5, 30.0)]
+    assert [v for _, v in storage.get_series(m, 'a', NOW, NOW + 60)] == [
+        1, 1, 10, 10]
+
+
+def test_samples_store_values_and_times_exactly(storage):
+    # the PostgreSQL path writes binary COPY: no value may drift
+    m = _monitor(storage)['id']
+    odd = {'tiny': 5e-324, 'third': 1 / 3, 'big': 2 ** 62, 'neg': -1.5e300,
+           'np': np.float32(0.25), 'none': None, 'text': '7'}
+    t0 = NOW + 1 / 3
+    storage.add_samples([{'collector_id': 'c\u00e9\t1', 'monitor_id': m,
+                          'ts': t0, 'interval_ms': np.int64(250),
+                          'metrics': odd}])
+    names, ts, values = storage.get_matrix(m, NOW, NOW + 60)
+    got = dict(zip(names.tolist(), values[0].tolist()))
+    assert ts.tolist() == [t0]
+    assert got == {'tiny': 5e-324, 'third': 1 / 3, 'big': 2.0 ** 62,
+                   'neg': -1.5e300, 'np': 0.25, 'none': got['none'],
+                   'text': 7.0}
+    assert math.isnan(got['none'])
+    odd_id = 'm\u00e9\t\\x'       # escapes of COPY's text format
+    storage.add_samples(_samples(odd_id, 'c2', 2, {'a': 1}))
+    assert storage.get_series(odd_id, 'a', NOW, NOW + 60) == [
+        (NOW, 1.0), (NOW + 0.5, 1.0)]
+
+
+def test_sample_batch_of_many_monitors_and_layouts(storage):
+    made = [_monitor(storage)['id'] for _ in range(3)]
+    batch = []
+    for i, m in enumerate(made):
+        batch += _samples(m, 'c%d' % i, 300, {'x': i, 'y': lambda k: k})
+    assert storage.add_samples(batch) == 900
+    for i, m in enumerate(made):
+        names, ts, values = storage.get_matrix(m, NOW, NOW + 600)
+        assert values.shape == (300, 2)
+        assert values[:, 0].tolist() == [i] * 300
+        assert values[:, 1].tolist() == list(range(300))
+
+
+def test_sample_without_monitor_stores_nothing(storage):
+    m = _monitor(storage)['id']
+    bad = _samples(m, 'c1', 3, {'a': 1})
+    bad[2]['monitor_id'] = None
+    with pytest.raises(Exception):
+        storage.add_samples(bad)
+    assert storage.get_series(m, 'a', NOW, NOW + 60) == []
+
+
 def test_latest_metrics(storage):
     m = _monitor(storage)['id']
     storage.add_samples(_samples(m, 'c1', 4, {'a': lambda i: i, 'b': 1}))
@@ -389,6 +447,27 @@ def test_rollups_sum_counters_and_max_latency(make_storage):
             b = math.floor(ts / res) * res
             want[b] = max(want.get(b, 0), v)
         assert lat == sorted(want.items())
+
+
+def test_rollup_survives_samples_of_a_deleted_layout(make_storage):
+    """A batch of a monitor deleted while in flight can land after the
+    delete (another process still knew its layout): the retention pass
+    leaves those rows out instead of failing for ever."""
+    import sqlalchemy as sa
+    from dpiaas.db import models
+    storage, m = _filled(make_storage, raw_retention=60,
+                         rollups=[(10, 7200)])
+    layouts = models.MetricLayout.__table__
+    with storage.engine.begin() as conn:
+        lost = conn.execute(sa.select(layouts.c.id).where(
+            layouts.c.collector_id == 'c2')).scalar()
+        conn.execute(layouts.delete().where(layouts.c.id == lost))
+    storage.close()
+    fresh = make_storage(raw_retention=60, rollups=[(10, 7200)])
+    counts = fresh.expire(now=NOW + 200)
+    assert counts['rolled_up'] == 12          # c1's buckets only
+    assert counts['samples'] == 2 * 240       # both expired from raw
+    assert fresh.expire(now=NOW + 300)['rolled_up'] == 0
 
 
 def test_series_rebuckets_to_a_coarser_resolution(make_storage):
