@@ -63,6 +63,7 @@ def new_stats(exact):
 
 @numba.njit(cache=True, _nrt=False, inline='always')
 def _add(t, s, d, dp, db):
+    flowtable.note_active(t, s)
     t.cnt[s, flowtable.C_PK + d] += dp
     t.cnt[s, flowtable.C_BY + d] += db
     t.cnt[s, flowtable.C_IVP] += dp
@@ -118,7 +119,7 @@ def _touch(t, sk, stats, rec, h, a_hi, a_lo, b_hi, b_lo, ppa, ts, app):
         return _insert(t, sk, stats, rec, h, a_hi, a_lo, b_hi, b_lo, ppa,
                        ts, app)
     if ts > flowtable.last_ns(t, s):
-        t.key[s, flowtable.K_LAST] = np.uint64(ts)
+        flowtable.set_last(t, s, ts)
     if t.cnt[s, flowtable.C_APP] == 0.0:
         t.cnt[s, flowtable.C_APP] = app
     return s
@@ -233,8 +234,9 @@ def expire_flows(t, sk, stats, rec, cutoff_ns):
     """
     s = 0
     c = len(t.key)
+    last = t.last      # NO_LAST for free slots: never below a cutoff
     while s < c:
-        if flowtable.used(t, s) and flowtable.last_ns(t, s) < cutoff_ns:
+        if last[s] < cutoff_ns:
             if rec.n[0] >= len(rec.key):
                 return False
             _evict(t, sk, stats, s, rec)

@@ -47,6 +47,7 @@ K_PPA = 5       # pa | pb << 16 | proto << 32 | USED
 K_FIRST = 6     # first_seen, ns (capture clock)
 K_LAST = 7      # last_seen, ns
 USED = np.uint64(1 << 40)
+NO_LAST = np.iinfo(np.int64).max
 
 # Columns of FlowTable.cnt (float64): exact integers in exact mode (below
 # 2**53), estimates when the regulator counts for the table.
@@ -63,12 +64,20 @@ CTL_COUNT = 0       # flows in the table
 CTL_LIMIT = 1       # most flows allowed (MAX_LOAD of the slots)
 CTL_EVICTIONS = 2   # flows evicted to make room
 CTL_REFUSED = 3     # flows not stored: no slot at all (never in practice)
-CTL_SIZE = 4
+CTL_ACTIVE = 4      # hashes in FlowTable.act
+CTL_ACT_OVER = 5    # 1: act overflowed this interval (scan the table)
+CTL_SIZE = 6
 
 FlowTable = collections.namedtuple('FlowTable', [
     'key',      # uint64 [slots, ROW]
     'cnt',      # float64 [slots, ROW]
     'ctl',      # int64 [CTL_SIZE]
+    # uint64 [slots]: hashes of the flows given interval counts since the
+    # last heavy-hitter pass, so that it reads those flows, not the table
+    'act',
+    # int64 [slots]: K_LAST of each used slot, NO_LAST for a free one; the
+    # idle-flow scan reads this 8-byte column, not the 64-byte key rows
+    'last',
 ])
 
 # Flow records (expired or evicted flows), in columns.
@@ -97,7 +106,8 @@ def new_table(size):
     ctl = np.zeros(CTL_SIZE, np.int64)
     ctl[CTL_LIMIT] = max(1, int(c * MAX_LOAD))
     return FlowTable(key=_rows(c, np.uint64), cnt=_rows(c, np.float64),
-                     ctl=ctl)
+                     ctl=ctl, act=np.zeros(c, np.uint64),
+                     last=np.full(c, NO_LAST, np.int64))
 
 
 def new_records(capacity):
@@ -180,11 +190,32 @@ def insert(t, h, a_hi, a_lo, b_hi, b_lo, ppa, ts, app):
     t.key[s, K_PPA] = ppa
     t.key[s, K_FIRST] = np.uint64(ts)
     t.key[s, K_LAST] = np.uint64(ts)
+    t.last[s] = ts
     for j in range(ROW):
         t.cnt[s, j] = 0.0
     t.cnt[s, C_APP] = app
     t.ctl[CTL_COUNT] += 1
     return s
+
+
+@numba.njit(cache=True, _nrt=False, inline='always')
+def note_active(t, s):
+    """Call before adding to slot s's interval counts: a flow whose counts
+    are still zero joins the list of the interval's active flows."""
+    if t.cnt[s, C_IVP] == 0.0 and t.cnt[s, C_IVB] == 0.0:
+        n = t.ctl[CTL_ACTIVE]
+        if n < len(t.act):
+            t.act[n] = t.key[s, K_HASH]
+            t.ctl[CTL_ACTIVE] = n + 1
+        else:
+            t.ctl[CTL_ACT_OVER] = 1
+
+
+@numba.njit(cache=True, _nrt=False, inline='always')
+def set_last(t, s, ts):
+    """The flow in slot s was seen at ts (later than before)."""
+    t.key[s, K_LAST] = np.uint64(ts)
+    t.last[s] = ts
 
 
 @numba.njit(cache=True, _nrt=False, inline='always')
@@ -245,8 +276,10 @@ def delete(t, s):
         for c in range(ROW):
             t.key[hole, c] = t.key[j, c]
             t.cnt[hole, c] = t.cnt[j, c]
+        t.last[hole] = t.last[j]
         hole = j
     t.key[hole, K_PPA] = 0
+    t.last[hole] = NO_LAST
     t.ctl[CTL_COUNT] -= 1
 
 
@@ -309,6 +342,46 @@ def flow_dict(key, cnt):
         'bytes_ba': count(cnt[C_BY + 1]),
         'app': int(cnt[C_APP]),
     }
+
+
+def flow_dicts(keys, cnts):
+    """:func:`flow_dict` of each row of ``keys`` and ``cnts`` (2-D).
+
+    The same values, the numeric fields converted a column at a time:
+    for the few flows of each interval's heavy hitters, per-value
+    Python conversions were most of the cost of closing an interval.
+    """
+    if not len(keys):
+        return []
+    ppa = keys[:, K_PPA]
+    sport = (ppa & np.uint64(0xFFFF)).astype(np.int64).tolist()
+    dport = ((ppa >> np.uint64(16)) & np.uint64(0xFFFF)).astype(
+        np.int64).tolist()
+    proto = ((ppa >> np.uint64(32)) & np.uint64(0xFF)).astype(
+        np.int64).tolist()
+    first = (keys[:, K_FIRST].astype(np.float64) / 1e9).tolist()
+    last = (keys[:, K_LAST].astype(np.float64) / 1e9).tolist()
+    counts = counts_of(cnts[:, C_PK:C_BY + 2])
+    app = cnts[:, C_APP].astype(np.int64).tolist()
+    out = []
+    for i, k in enumerate(keys):
+        c = counts[i]
+        out.append({
+            'src': ip_text(k[K_AHI], k[K_ALO]),
+            'dst': ip_text(k[K_BHI], k[K_BLO]),
+            'sport': sport[i], 'dport': dport[i], 'proto': proto[i],
+            'first_seen': first[i], 'last_seen': last[i],
+            'packets_ab': c[0], 'bytes_ab': c[2],
+            'packets_ba': c[1], 'bytes_ba': c[3],
+            'app': app[i],
+        })
+    return out
+
+
+def counts_of(x):
+    """:func:`count` of every element of the array ``x``, as lists."""
+    return np.maximum(np.rint(np.asarray(x, np.float64)), 0.0).astype(
+        np.int64).tolist()
 
 
 class FlowRecords(collections.abc.Sequence):

@@ -1,10 +1,11 @@
 """Heavy hitters: the top flows of an interval by packets and by bytes.
 
 Runs once per interval over the flow table's interval counters, never per
-packet: one compiled pass over the table keeps the k largest of each
-counter by insertion (k is small) and zeroes the counters for the next
-interval as it goes, so the table is read once, not four times as numpy's
-column operations on its interleaved rows would.
+packet: one compiled pass over the flows active in the interval (the
+table lists them as they get counts) keeps the k largest of each counter
+by insertion (k is small) and zeroes the counters for the next interval as
+it goes. Reading only those flows, not the whole table, makes the cost
+follow the traffic rather than the table's size.
 """
 import numba
 import numpy as np
@@ -12,14 +13,21 @@ import numpy as np
 from dpiaas.dpi import flowtable
 
 
+@numba.njit(cache=True, _nrt=False, inline='always')
+def _before(v, s, bv, bs):
+    """Does (value v, slot s) rank before (bv, bs)? Larger values first;
+    on a tie the lower slot, as a scan of the table in slot order gives."""
+    return v > bv or (v == bv and bs >= 0 and s < bs)
+
+
 @numba.njit(cache=True, _nrt=False)
 def _insert(best_v, best_o, best_s, v, o, s):
     """Insert slot ``s`` (value ``v``, other counter ``o``) in a top list."""
     k = best_v.shape[0]
-    if v <= best_v[k - 1]:
+    if not _before(v, s, best_v[k - 1], best_s[k - 1]):
         return
     j = k - 1
-    while j > 0 and best_v[j - 1] < v:
+    while j > 0 and _before(v, s, best_v[j - 1], best_s[j - 1]):
         best_v[j] = best_v[j - 1]
         best_o[j] = best_o[j - 1]
         best_s[j] = best_s[j - 1]
@@ -29,20 +37,45 @@ def _insert(best_v, best_o, best_s, v, o, s):
     best_s[j] = s
 
 
+@numba.njit(cache=True, _nrt=False, inline='always')
+def _visit(key, cnt, s, by_pk, by_by):
+    p = cnt[s, flowtable.C_IVP]
+    b = cnt[s, flowtable.C_IVB]
+    if p == 0.0 and b == 0.0:
+        return
+    if key[s, flowtable.K_PPA] != 0:
+        _insert(by_pk[0], by_pk[1], by_pk[2], p, b, s)
+        _insert(by_by[1], by_by[0], by_by[2], b, p, s)
+    cnt[s, flowtable.C_IVP] = 0.0
+    cnt[s, flowtable.C_IVB] = 0.0
+
+
 @numba.njit(cache=True, _nrt=False)
 def top_and_reset(key, cnt, by_pk, by_by):
     """Fill the top-k lists (rows: packets, bytes, slot) by interval
     packets and by interval bytes; zero the interval counters."""
     for s in range(key.shape[0]):
-        p = cnt[s, flowtable.C_IVP]
-        b = cnt[s, flowtable.C_IVB]
-        if p == 0.0 and b == 0.0:
-            continue
-        if key[s, flowtable.K_PPA] != 0:
-            _insert(by_pk[0], by_pk[1], by_pk[2], p, b, s)
-            _insert(by_by[1], by_by[0], by_by[2], b, p, s)
-        cnt[s, flowtable.C_IVP] = 0.0
-        cnt[s, flowtable.C_IVB] = 0.0
+        _visit(key, cnt, s, by_pk, by_by)
+
+
+@numba.njit(cache=True, _nrt=False)
+def top_active(t, by_pk, by_by):
+    """:func:`top_and_reset` over the interval's active flows only.
+
+    Those are listed by hash (a flow moves when another is deleted
+    before it); a flow listed twice is seen with zeroed counts the second
+    time. The order of visits does not matter (ties rank by slot). If the
+    list overflowed, the whole table is scanned.
+    """
+    if t.ctl[flowtable.CTL_ACT_OVER] != 0:
+        top_and_reset(t.key, t.cnt, by_pk, by_by)
+    else:
+        for j in range(t.ctl[flowtable.CTL_ACTIVE]):
+            s = flowtable.find_hash(t, t.act[j])
+            if s >= 0:
+                _visit(t.key, t.cnt, s, by_pk, by_by)
+    t.ctl[flowtable.CTL_ACTIVE] = 0
+    t.ctl[flowtable.CTL_ACT_OVER] = 0
 
 
 def top(t, k):
@@ -60,17 +93,16 @@ def top(t, k):
     lists = {'packets': np.zeros((3, k)), 'bytes': np.zeros((3, k))}
     for rows in lists.values():
         rows[2] = -1
-    top_and_reset(t.key, t.cnt, lists['packets'], lists['bytes'])
+    top_active(t, lists['packets'], lists['bytes'])
     out = {}
     for name, rows in lists.items():
-        flows = []
-        for p, b, s in rows.T:
-            if s < 0:
-                break
-            f = flowtable.flow_dict(t.key[int(s)], t.cnt[int(s)])
-            f['packets'] = flowtable.count(p)
-            f['bytes'] = flowtable.count(b)
-            flows.append(f)
+        n = int(np.count_nonzero(rows[2] >= 0))
+        slots = rows[2, :n].astype(np.int64)
+        flows = flowtable.flow_dicts(t.key[slots], t.cnt[slots])
+        counts = flowtable.counts_of(rows[:2, :n])
+        for j, f in enumerate(flows):
+            f['packets'] = counts[0][j]
+            f['bytes'] = counts[1][j]
         out[name] = flows
     return out
 
@@ -79,3 +111,5 @@ def reset(t):
     """Start a new interval."""
     t.cnt[:, flowtable.C_IVP] = 0.0
     t.cnt[:, flowtable.C_IVB] = 0.0
+    t.ctl[flowtable.CTL_ACTIVE] = 0
+    t.ctl[flowtable.CTL_ACT_OVER] = 0

@@ -190,9 +190,13 @@ class Collector:
         is_frag = app == kernel.PKT_FRAGMENT
         if self.flows is not None:
             # fragments are accounted once reassembled (they carry no
-            # ports); flows store the application, not the kernel's marks
+            # ports); flows store the application, not the kernel's marks.
+            # account() slices the columns it is given at i:j, the
+            # application column too: it must start at packet 0 (a column
+            # starting at i read past its end for every segment after an
+            # interval boundary, and the flows' "app" was garbage).
             status = np.where(is_frag, hdr.ST_BAD, h.status[i:j])
-            self.flows.account(h, b, np.maximum(app, 0), i, j,
+            self.flows.account(h, b, np.maximum(self.app_col[:j], 0), i, j,
                                status=status)
         frag_idx = np.nonzero(is_frag)[0]
         if len(frag_idx):
@@ -241,11 +245,14 @@ class Collector:
         self.seen |= cnt != 0
         metrics = {}
         samples = {} if self.keep_samples else None
+        # whole rows to Python ints at once: per-value int() of numpy
+        # scalars was a visible part of closing an interval
+        seen_cols = [np.flatnonzero(row).tolist() for row in self.seen]
+        values_all = cnt.tolist()
         for r, row_names in enumerate(names.names):
-            seen = self.seen[r]
-            values = cnt[r]
-            for c in np.nonzero(seen)[0]:
-                metrics[row_names[c]] = int(values[c])
+            values = values_all[r]
+            for c in seen_cols[r]:
+                metrics[row_names[c]] = values[c]
             app, port = names.row_keys[r]
             for app_id in (m.APP_SIP, m.APP_HTTP, m.APP_DNS):
                 slot = r * m.LAT_SLOTS_PER_ROW + app_id

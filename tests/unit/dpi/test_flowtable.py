@@ -20,6 +20,7 @@ from dpiaas.dpi import batch as batch_mod
 from dpiaas.dpi import flowaccounting
 from dpiaas.dpi import flowtable
 from dpiaas.dpi import headers
+from dpiaas.dpi import heavyhitters
 from dpiaas.dpi import settings as settings_mod
 
 S = 10**9
@@ -341,3 +342,64 @@ def test_exact_mode_equals_ground_truth(small_zipf):
         assert got[:4] == want[:4]
         assert abs(got[4] - want[4]) < 1e3 and abs(got[5] - want[5]) < 1e3
     assert acc.table_updates == acc.packets_seen == 60000
+
+
+# -- heavy hitters ----------------------------------------------------------
+
+def _top_by_table_scan(t, k):
+    """The reference: a scan of a copy of the whole table, in slot order."""
+    key, cnt = t.key.copy(), t.cnt.copy()
+    lists = {'packets': np.zeros((3, k)), 'bytes': np.zeros((3, k))}
+    for rows in lists.values():
+        rows[2] = -1
+    heavyhitters.top_and_reset(key, cnt, lists['packets'], lists['bytes'])
+    out = {}
+    for name, rows in lists.items():
+        out[name] = []
+        for p, b, s in rows.T:
+            if s < 0:
+                break
+            f = flowtable.flow_dict(key[int(s)], cnt[int(s)])
+            f['packets'] = flowtable.count(p)
+            f['bytes'] = flowtable.count(b)
+            out[name].append(f)
+    return out
+
+
+@pytest.mark.parametrize('overflow', [False, True])
+def test_heavy_hitters_of_active_flows_equal_a_table_scan(overflow):
+    # many flows with equal counts: ties must rank as the scan ranks them
+    rs = np.random.RandomState(5)
+    spec = []
+    for i in range(3000):
+        n = 1 + rs.randint(4)
+        spec += [(T0 + i, '10.0.%d.%d' % (i // 250, i % 250), '10.9.0.1',
+                  1000 + i, 53, 17, 100)] * n
+    acc = flowaccounting.FlowAccounting(settings(flow_table_size=1024),
+                                        exact=True)
+    feed(acc, packets(spec), batch=512)
+    assert acc.evictions > 0      # flows moved and left during the interval
+    if overflow:
+        acc.table.ctl[flowtable.CTL_ACT_OVER] = 1
+    want = _top_by_table_scan(acc.table, 10)
+    got = heavyhitters.top(acc.table, 10)
+    assert len(got['packets']) == 10
+    assert got == want
+    # the counters were reset, the list emptied: a quiet interval is empty
+    assert heavyhitters.top(acc.table, 10) == {'packets': [], 'bytes': []}
+    assert not acc.table.cnt[:, flowtable.C_IVP].any()
+
+
+def test_flow_dicts_equal_flow_dict_row_by_row():
+    rs = np.random.RandomState(3)
+    keys = rs.randint(0, 2**63, size=(200, flowtable.ROW), dtype=np.uint64)
+    keys[:50, flowtable.K_AHI] = 0
+    keys[:50, flowtable.K_ALO] = headers.V4_MAPPED_LO | np.uint64(1234)
+    cnts = rs.standard_normal((200, flowtable.ROW)) * 1000
+    cnts[:100] = np.round(cnts[:100]) + 0.5       # halves round to even
+    cnts[:, flowtable.C_APP] = rs.randint(0, 4, 200)
+    want = [flowtable.flow_dict(k, c) for k, c in zip(keys, cnts)]
+    got = flowtable.flow_dicts(keys, cnts)
+    assert got == want
+    assert [type(v) for v in got[0].values()] == \
+        [type(v) for v in want[0].values()]

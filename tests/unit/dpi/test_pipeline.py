@@ -133,3 +133,17 @@ def test_capture_packets_counts_everything_read():
     reports = P.run(P.spec('udp/5060=sip'), [P.udp(REG), junk, junk[:5]])
     assert reports[0].metrics['capture.packets'] == 3
     assert reports[0].metrics['capture.drops'] == 0
+
+
+def test_flows_after_an_interval_boundary_keep_their_application():
+    # one batch across three intervals: the flow accounting of every
+    # segment gets the application the kernel found for its packets
+    frames = [(k * 10 * MS, P.udp(REG, sport=40000 + k)) for k in range(150)]
+    reports = P.run(P.spec('udp/5060=sip'), frames)
+    assert len(reports) == 3
+    flows = [f for r in reports for f in r.flows]
+    assert sorted(f['sport'] if f['sport'] != 5060 else f['dport']
+                  for f in flows) == [40000 + k for k in range(150)]
+    assert {f['app'] for f in flows} == {pipeline.m.APP_SIP}
+    hh = [f for r in reports for f in r.heavy_hitters['packets']]
+    assert hh and {f['app'] for f in hh} == {pipeline.m.APP_SIP}
