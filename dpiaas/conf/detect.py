@@ -26,6 +26,11 @@ OPTS = [
     cfg.ListOpt('window_stats', default=list(_D.window_stats),
                 help='Rolling statistics of rates and latencies: mean, '
                      'max, spread.'),
+    cfg.FloatOpt('latency_floor_ms', default=_D.latency_floor_ms, min=0.1,
+                 help='Smallest latency deviation (ms) the detector '
+                      'scales by: per-interval percentiles jump by tens '
+                      'of ms on a busy host. Lower it for latency-'
+                      'critical services.'),
     cfg.FloatOpt('false_alarm_rate', default=_D.false_alarm_rate,
                  min=1e-9, max=0.4,
                  help='Target share of normal intervals scored anomalous '

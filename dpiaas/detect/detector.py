@@ -242,7 +242,8 @@ class Detector(object):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RuntimeWarning)
             means = np.nan_to_num(np.nanmean(fit_rows, axis=0))
-        floor = features.scale_floor(self.schema, scaler.center, means, dt)
+        floor = features.scale_floor(self.schema, scaler.center, means, dt,
+                                     self.params.latency_floor_ms)
         scaler.fit(fit_rows, floor)
         Zf = scaler.transform(fit_rows)
         Zh = scaler.transform(X[held])

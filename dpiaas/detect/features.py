@@ -27,13 +27,15 @@ import numpy as np
 
 LATENCY = 'latency_ms'
 GAUGE_PREFIX = 'gauge.'
-RATIO_FLOOR = 0.05
+# Ratios pooled over a window of a few dozen events move by several
+# points when answers straddle interval edges (a slow host): 8 points.
+RATIO_FLOOR = 0.08
 # Scaled values are clipped to this many robust deviations.
 CLIP = 50.0
 GAUGE_FLOOR = 0.01
 # A ratio of fewer events than this is noise, not information: NaN.
 MIN_DENOMINATOR = 5
-LATENCY_FLOOR_MS = 5.0
+LATENCY_FLOOR_MS = 15.0
 HEALTH_PREFIX = 'capture.'
 BYTES_FLOOR = 0.15
 
@@ -117,7 +119,11 @@ class FeatureSchema(object):
                     base.append('%s.%s' % (prefix, n))
                     kinds.append('ratio')
         for prefix, app in self.services:
-            base.append('%s.zero_traffic' % prefix)
+            # an application service is silent when no message of its
+            # protocol is seen, even if its port still sees packets
+            # (a stopped server answers SYNs with RSTs)
+            base.append('%s.%s' % (prefix, 'no_messages' if app in _FINAL
+                                   else 'zero_traffic'))
             kinds.append('flag')
         base.append('zero_traffic')
         kinds.append('flag')
@@ -143,7 +149,9 @@ class FeatureSchema(object):
             for stat in self.stats:
                 add(self.cont_idx, stat)
             add(self.ratio_idx, 'mean')
-            add(self.flag_idx, 'mean', 'ratio')
+            # no window over flags: a share of empty intervals would echo
+            # one empty interval for ``window`` intervals, enough for a
+            # k-of-n alarm; the hysteresis itself asks for persistence
         self.names = names
         self.metrics = metrics
         self.kinds = all_kinds
@@ -194,8 +202,15 @@ class FeatureSchema(object):
                 if app == 'sip':
                     rows_num.append(vec(ok))
                     rows_den.append(vec([prefix + '.requests.register']))
-            rows_pkt.append(vec([prefix + '.packets_in',
-                                 prefix + '.packets_out']))
+            if app in _FINAL:
+                rows_pkt.append(vec([
+                    m for m in self.counts
+                    if m.startswith((prefix + '.requests.',
+                                     prefix + '.responses.')) or
+                    m == prefix + '.queries']))
+            else:
+                rows_pkt.append(vec([prefix + '.packets_in',
+                                     prefix + '.packets_out']))
         self._a_num = np.array(rows_num, float).reshape(len(rows_num), nc)
         self._a_den = np.array(rows_den, float).reshape(len(rows_den), nc)
         self._a_pkt = np.array(rows_pkt, float).reshape(len(rows_pkt), nc)
@@ -292,16 +307,17 @@ class FeatureExtractor(object):
         den = self._den.sum(axis=0)
         parts.append(np.where(den >= MIN_DENOMINATOR,
                               num / np.maximum(den, 1.0), np.nan))
-        parts.append(ring[:, sc.flag_start:].mean(axis=0))
         return np.concatenate(parts)
 
 
-def scale_floor(schema, center, mean_counts_per_s, dt):
+def scale_floor(schema, center, mean_counts_per_s, dt,
+                latency_floor_ms=LATENCY_FLOOR_MS):
     """Smallest sensible spread per feature, so that a feature constant in
     the baseline (MAD 0) does not make every tiny change infinitely
     anomalous: one event per interval (Poisson std at least 1) for rates,
-    a few ms or 25 % for latency (a p95 of a dozen samples is noisy), 1 %
-    for gauges, 5 points for ratios and flags."""
+    ``latency_floor_ms`` or 25 % for latency (a p95 of a dozen samples
+    jumps with the host's load), 1 % for gauges, 8 points for ratios, and
+    for flags the Bernoulli spread of how often they were set."""
     floor = np.empty(schema.size)
     for i, kind in enumerate(schema.kinds):
         c = abs(center[i]) if np.isfinite(center[i]) else 0.0
@@ -314,9 +330,14 @@ def scale_floor(schema, center, mean_counts_per_s, dt):
                 # move them 20 % with nothing wrong): not Poisson counts
                 floor[i] = max(floor[i], BYTES_FLOOR * c)
         elif kind == 'latency':
-            floor[i] = max(LATENCY_FLOOR_MS, 0.25 * c)
+            floor[i] = max(latency_floor_ms, 0.25 * c)
         elif kind == 'gauge':
             floor[i] = max(GAUGE_FLOOR * c, 1e-9)
+        elif kind == 'flag':
+            # Bernoulli spread of a flag set in a share p of the baseline
+            # intervals: an idle interval of a quiet service is no news
+            p = min(max(mean_counts_per_s[i], 0.0), 1.0)
+            floor[i] = max(RATIO_FLOOR, np.sqrt(p * (1.0 - p)))
         else:
             floor[i] = RATIO_FLOOR
     return floor

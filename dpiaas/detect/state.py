@@ -16,7 +16,9 @@ from dpiaas.detect import features
 from dpiaas.detect import params as params_mod
 
 FORMAT = 'dpiaas-detector'
-VERSION = 1
+# 2: flags have no window features, application services' silence
+# flag counts messages (state of version 1 has other feature vectors)
+VERSION = 2
 
 
 class StateError(ValueError):

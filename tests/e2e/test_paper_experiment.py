@@ -60,6 +60,7 @@ def test_every_anomaly_raises_a_plausible_alarm_and_normal_stays_quiet(
         (role, h['timestamp'], h['reason']) for role, h in after]
     false = [(role, h['timestamp'], h['reason'])
              for p in periods for role, h in p.false_alarms]
+    report += 'false alarms: %s\n' % false
     # bench/paper.py measured about 25 false alarms an hour on this
     # testbed (latency spikes on the registration path seen by Bono and
     # Sprout at once): 1.5 minutes of normal periods here see one in three

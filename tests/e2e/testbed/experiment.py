@@ -98,6 +98,9 @@ class Outcome:
     cause_in_top3: bool = False
     cleared: bool = False
     clear_s: float = None
+    # the raising transition's score (1.0 = the monitor's threshold):
+    # how far above the threshold the anomaly is
+    score: float = None
 
 
 @dataclasses.dataclass
@@ -251,6 +254,7 @@ class Experiment:
                     out.delay_intervals = max(0, int(
                         math.floor(ts / INTERVAL_S) -
                         math.floor(out.injected_at / INTERVAL_S)))
+                    out.score = h.get('score')
                     out.explanation = [e.get('metric') for e in
                                        (h.get('explanation') or [])][:3]
                     out.cause_in_top3 = plausible(name, role,

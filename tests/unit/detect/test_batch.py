@@ -10,7 +10,7 @@ def _fleet(n, **kw):
     mons, traces = {}, {}
     for i in range(n):
         mon, trace = make_monitor('m%d' % i, 'p%d' % (i % 2), seed=i,
-                                  baseline_s=15.0, **kw)
+                                  baseline_s=60.0, **kw)
         f = Feeder(mon, trace)
         f.learn()
         mons['m%d' % i], traces['m%d' % i] = mon, trace
@@ -24,7 +24,7 @@ def test_batch_scores_equal_one_by_one_scores():
     for k, mon in mons.items():
         sc.set(k, mon.detector)
         items.append((k, mon.detector.extractor.push(
-            traces[k].interval('latency' if k == 'm1' else None), 0.5)))
+            traces[k].interval('db_5xx' if k == 'm1' else None), 0.5)))
     got = sc.score(items)
     want = [mons[k].detector.score_vector(x)[0] for k, x in items]
     assert np.allclose(got, want)

@@ -77,7 +77,11 @@ def test_out_of_order_interval_is_ignored(active):
     assert result.status == 'skipped' and 'not newer' in result.reason
 
 
-def test_fault_raises_within_three_intervals_and_clears(active):
+def test_fault_raises_within_three_intervals_and_clears():
+    # a two-minute baseline: 30 s calibrates a threshold twice as high
+    active = Feeder(*make_monitor(baseline_s=120.0))
+    active.learn()
+    active.feed(10)
     for i in range(1, 4):
         active.feed(1, fault='db_5xx')
         if active.mon.alarm.state == 'alarm':
@@ -87,6 +91,59 @@ def test_fault_raises_within_three_intervals_and_clears(active):
     assert alarm['explanation'][0]['expected'] is not None
     active.feed(30)
     assert active.mon.alarm.state == 'ok'
+
+
+def _feed_with_latency(feeder, p95_ms, p50_ms=None):
+    """One interval whose SIP latency percentiles are forced."""
+    m = feeder.trace.interval()
+    m['sip.5060.latency_ms.p95'] = p95_ms
+    m['sip.5060.latency_ms.p50'] = p50_ms if p50_ms is not None else p95_ms
+    feeder.ts += 0.5
+    _, ev = feeder.mon.process(feeder.ts, m, 500)
+    if ev:
+        feeder.events.append(ev)
+
+
+def test_single_latency_spikes_of_a_busy_host_do_not_alarm(active):
+    """One-interval p95 jumps of tens of ms (a neighbour's burst of CPU,
+    measured 6-46 ms on the paper testbed) are not an incident."""
+    for spike in (12.0, 25.0, 46.0, 46.0, 60.0):
+        _feed_with_latency(active, spike, spike / 2)
+        active.feed(20)
+    for _ in range(3):
+        # a one-second stall: two intervals in a row
+        _feed_with_latency(active, 46.0, 20.0)
+        _feed_with_latency(active, 46.0, 20.0)
+        active.feed(20)
+    assert active.mon.alarm.state == 'ok', active.events
+
+
+def test_sustained_latency_shift_alarms_and_names_latency():
+    active = Feeder(*make_monitor(baseline_s=120.0))
+    active.learn()
+    active.feed(10)
+    for i in range(1, 4):
+        _feed_with_latency(active, 160.0, 150.0)
+        if active.mon.alarm.state == 'alarm':
+            break
+    assert active.mon.alarm.state == 'alarm' and i <= 3
+    top = [e['metric'] for e in active.events[-1]['explanation'][:3]]
+    assert any('latency_ms' in m for m in top), top
+
+
+def test_latency_floor_is_per_monitor():
+    """A latency-critical monitor lowers the floor: +20 ms sustained is
+    then an anomaly; with the default it is not."""
+    outcome = {}
+    for floor in (2.0, 10.0):
+        mon, trace = make_monitor(baseline_s=120.0, latency_floor_ms=floor)
+        f = Feeder(mon, trace)
+        f.learn()
+        f.feed(10)
+        for _ in range(6):
+            _feed_with_latency(f, 25.0, 25.0)
+        outcome[floor] = mon.alarm.state
+    assert outcome == {2.0: 'alarm', 10.0: 'ok'}
 
 
 def test_retraining_never_learns_alarm_periods():

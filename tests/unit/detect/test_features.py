@@ -57,8 +57,49 @@ def test_zero_traffic_is_explicit():
     s = features.FeatureSchema(SIP)
     v = _vec(s, {})
     assert v['zero_traffic'] == 1.0
-    assert v['sip.5060.zero_traffic'] == 1.0
+    assert v['sip.5060.no_messages'] == 1.0
     assert _vec(s, SIP)['zero_traffic'] == 0.0
+
+
+def test_a_service_without_messages_is_silent_despite_packets():
+    """A stopped server still sees SYNs and sends RSTs on its port: that
+    is silence of the protocol, not traffic."""
+    s = features.FeatureSchema(SIP)
+    only_packets = {m: (3 if '.packets_' in m or '.bytes_' in m else 0)
+                    for m in SIP}
+    v = _vec(s, only_packets)
+    assert v['sip.5060.no_messages'] == 1.0
+    assert v['zero_traffic'] == 0.0
+    assert _vec(s, SIP)['sip.5060.no_messages'] == 0.0
+
+
+def test_generic_services_are_silent_without_packets():
+    s = features.FeatureSchema(['generic.5432.packets_in',
+                                'generic.5432.bytes_in'])
+    assert _vec(s, {})['generic.5432.zero_traffic'] == 1.0
+    assert _vec(s, {'generic.5432.packets_in': 1,
+                    'generic.5432.bytes_in': 60})[
+        'generic.5432.zero_traffic'] == 0.0
+
+
+def test_flags_have_no_window_echo():
+    """One empty interval must not stay in the vector for ``window``
+    intervals (that alone would satisfy 2-of-3 hysteresis)."""
+    s = features.FeatureSchema(SIP, window=3)
+    assert not [n for n in s.names if 'no_messages@' in n or
+                'zero_traffic@' in n]
+
+
+def test_flag_floor_is_the_bernoulli_spread():
+    s = features.FeatureSchema(SIP)
+    i = s.names.index('sip.5060.no_messages')
+    means = np.zeros(s.size)
+    center = np.zeros(s.size)
+    assert features.scale_floor(s, center, means, 0.5)[i] == \
+        features.RATIO_FLOOR
+    means[i] = 0.2          # a quiet service: idle one interval in five
+    assert math.isclose(features.scale_floor(s, center, means, 0.5)[i],
+                        0.4)
 
 
 def test_window_pools_ratios_and_averages_rates():
