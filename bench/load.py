@@ -340,6 +340,14 @@ def run_agent(spec):
     storage.close()
     transport = rpc_transport.get_rpc_transport(conf)
     api = engine_api.EngineAPI(transport, retry=3)
+    # as dpiaas-agent does at start; tells whether the engine takes
+    # compact samples (RPC 1.2)
+    for _ in range(30):
+        try:
+            api.get_desired(None, spec['host'], timeout=10)
+            break
+        except messaging.MessagingException as exc:
+            print('get_desired failed: %s' % exc, file=sys.stderr)
     rep = reporter_mod.Reporter(api, spec['host'], batch_interval=1.0,
                                 batch_max=1000, send_flows=False)
     seed = abs(hash(spec['host'])) % 1000
@@ -469,8 +477,8 @@ def _ts(value):
 
 
 def engine_drops(log_path):
-    """Samples ingest dropped (backlog full) and sample batches the
-    detector dropped (behind), from the engine's log."""
+    """Samples ingest dropped (backlog full) and samples the detector
+    dropped (its queue full), from the engine's log."""
     ingest = detector = 0
     if not os.path.exists(log_path):
         return None, None
@@ -480,10 +488,26 @@ def engine_drops(log_path):
                           line)
             if m:
                 ingest = max(ingest, int(m.group(1)))
-            m = re.search(r'detector behind: (\d+) sample batches', line)
+            m = re.search(r'detector queue full .* (\d+) dropped in all',
+                          line)
             if m:
                 detector = max(detector, int(m.group(1)))
     return ingest, detector
+
+
+def engine_max_lag(log_path):
+    """The largest detector lag the engine logged (seconds; 0 if it never
+    said it was behind), or None without a log."""
+    if not os.path.exists(log_path):
+        return None
+    lag = 0.0
+    with open(log_path) as f:
+        for line in f:
+            m = re.search(r'detector behind: scoring samples ([\d.]+) s',
+                          line)
+            if m:
+                lag = max(lag, float(m.group(1)))
+    return lag
 
 
 def queue_depth(vhost, queue='dpiaas-engine'):
@@ -722,6 +746,8 @@ def run_engine_bench(args, log):
                     engine.wait(10)
                 ingest_dropped, detector_dropped = engine_drops(
                     os.path.join(work, 'engine.log'))
+                detector_lag = engine_max_lag(
+                    os.path.join(work, 'engine.log'))
             finally:
                 stop_procs(procs)
         # rollups: one pass of the finest level over the measured data
@@ -769,7 +795,8 @@ def run_engine_bench(args, log):
             'agent_dropped': sum(a['dropped'] for a in agents),
             'broker_queue_at_end': depth,
             'engine_ingest_dropped': ingest_dropped,
-            'engine_detector_batches_dropped': detector_dropped,
+            'engine_detector_dropped': detector_dropped,
+            'engine_detector_max_lag_logged_s': detector_lag,
             'agent_queued_at_end': sum(a['queued'] for a in agents),
             'agent_late_ticks': sum(a['late_ticks'] for a in agents),
             'ingest_latency_p50_s': percentile(ingest_lat, 50),
@@ -888,8 +915,10 @@ def report_engine(r):
         ('agent late ticks', str(r['agent_late_ticks'])),
         ('engine queue at end (messages of <=1000)',
          str(r['broker_queue_at_end'])),
-        ('engine drops: ingest samples / detector batches', '%s / %s' % (
-            r['engine_ingest_dropped'], r['engine_detector_batches_dropped'])),
+        ('engine drops: ingest / detector samples', '%s / %s' % (
+            r['engine_ingest_dropped'], r['engine_detector_dropped'])),
+        ('detector lag logged (max)', fmt(
+            r.get('engine_detector_max_lag_logged_s'), '%.1f', ' s')),
     ]
     out = table(rows)
     if r.get('py_spy_focus'):

@@ -126,7 +126,7 @@ class FakeEngine:
 
     def __init__(self, host, collectors):
         import oslo_messaging as messaging
-        self.target = messaging.Target(version='1.0')
+        self.target = messaging.Target(version='1.2')
         self.host = host
         self.collectors = collectors
         self.lock = threading.Lock()
@@ -140,11 +140,14 @@ class FakeEngine:
     def get_desired(self, ctxt, host):
         return self.collectors if host == self.host else []
 
-    def report_samples(self, ctxt, host, samples):
+    def report_samples(self, ctxt, host, samples=None, compact=None):
+        from dpiaas.engine import ingest
+        rows = ingest.as_samples(samples or [])
+        rows += ingest.samples_of_compact(compact)
         with self.lock:
-            for s in samples:
+            for s in rows:
                 self.samples += 1
-                m = s.get('metrics') or {}
+                m = dict(zip(s.names, s.values))
                 self.packets += int(m.get('capture.packets', 0) or 0)
                 self.drops += int(m.get('capture.drops', 0) or 0)
 

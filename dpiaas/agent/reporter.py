@@ -12,6 +12,11 @@ so nothing is lost until the buffer is full: beyond
 (``buffer.dropped`` in the agent's state), because fresh intervals matter
 more to a detector than stale ones. Statuses are few and only the latest
 of each collector matters, so they are kept per collector.
+
+Samples are kept and handed to ``EngineAPI.report_samples`` as dicts;
+the client sends a batch compact (RPC 1.2: metric names once per batch,
+values as lists) once an engine has answered ``get_desired`` at 1.2, as
+dicts otherwise (``dpiaas.rpc.engine_api``).
 """
 import collections
 import logging

@@ -50,21 +50,39 @@ class SamplesMixin:
 
     def add_samples(self, samples):
         """Store a batch of samples in one transaction; returns how many."""
+        try:
+            rows = [(s['collector_id'], s['monitor_id'], s['ts'],
+                     s.get('interval_ms', 500), tuple(s['metrics']),
+                     s['metrics'].values()) for s in samples]
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError('bad sample (needs collector_id, monitor_id, '
+                             'ts and a metrics dict of numbers): %s: %s'
+                             % (type(e).__name__, e))
+        return self.add_sample_rows(rows)
+
+    def add_sample_rows(self, samples):
+        """Like :meth:`add_samples` with each sample as a sequence
+        ``(collector_id, monitor_id, ts, interval_ms, names, values)``:
+        ``names`` a tuple of metric names, ``values`` the numbers in that
+        order (what RPC 1.2 carries; no dict per sample)."""
         rows, keys, monitors = [], [], {}
         ids = self._layout_ids
         pack = packing.pack
         try:
-            for s in samples:
-                metrics = s['metrics']
-                key = (s['collector_id'], tuple(metrics))
+            for cid, mid, ts, interval_ms, names, values in samples:
+                if type(names) is not tuple:
+                    names = tuple(names)
+                if len(names) != len(values):
+                    raise ValueError('%d values for %d names'
+                                     % (len(values), len(names)))
+                key = (cid, names)
                 keys.append(key)
                 layout_id = ids.get(key)
                 if layout_id is None:
-                    monitors[key] = s['monitor_id']
+                    monitors[key] = mid
                 # in SAMPLE_COLUMNS order
-                rows.append([s['monitor_id'], layout_id, float(s['ts']),
-                             int(s.get('interval_ms', 500)),
-                             pack(metrics.values())])
+                rows.append([mid, layout_id, float(ts),
+                             int(interval_ms or 500), pack(values)])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ValueError('bad sample (needs collector_id, monitor_id, '
                              'ts and a metrics dict of numbers): %s: %s'

@@ -1,7 +1,7 @@
 """The engine's detector loop: every ingested interval scored, alarms kept.
 
 Ingest hands each batch of samples to :meth:`Detection.consume` (never
-blocking it: a full queue drops the oldest batch and counts it). A thread
+blocking it). A thread
 merges the samples of a monitor's collectors by interval, runs one tick of
 :func:`dpiaas.detect.batch.process_tick` over every monitor that has a new
 interval (one batch score for all of them), and turns what comes out into
@@ -29,8 +29,18 @@ monitors it does not own to their owner (``forward(owner, samples)``, an
 bounce samples between engines). A monitor that is no longer ours (an
 engine joined) has its detector state saved and is forgotten, so that
 its new owner starts from that state and we stop judging it.
+
+A detector slower than the samples arriving (too many monitors for one
+engine) shows as lag, not as silence: the age of the oldest batch still
+queued is measured every tick (:meth:`Detection.stats`, ``lag_s``), a
+warning is logged when it passes ``lag_warning`` seconds (at most once a
+minute while it lasts, and a line when it is caught up), and the queue
+is bounded in samples (``max_queued``, memory): beyond it the oldest
+samples are dropped, counted and logged -- an alarm minutes late is
+worth less than scoring the present.
 """
 import collections
+import functools
 import threading
 import time
 
@@ -46,22 +56,40 @@ LOG = logging.getLogger(__name__)
 
 REFRESH_S = 10.0        # re-read monitor records (settings, rebaseline)
 SCORE_WRITE_S = 5.0     # refresh a steady alarm's score/reason this often
-MAX_QUEUED_BATCHES = 1000
+MAX_QUEUED_SAMPLES = 100000   # 50 s of 1,000 monitors at 2 Hz
+LAG_WARNING_S = 5.0
+LAG_LOG_EVERY_S = 60.0
+
+
+def _monitor_id(sample):
+    if isinstance(sample, dict):
+        return sample.get('monitor_id')
+    return sample.monitor_id
 
 
 def merge_intervals(samples):
     """``{(monitor_id, ts): (metrics, interval_ms)}`` summing a monitor's
     collectors (several ports) interval by interval; latency takes the
-    max, as storage does when it reads a series."""
+    max, as storage does when it reads a series. ``samples``: dicts or
+    :class:`dpiaas.engine.ingest.Sample` rows (names and values)."""
     merged = {}
     for s in samples:
-        key = (s['monitor_id'], float(s['ts']))
-        metrics = s.get('metrics') or {}
+        if isinstance(s, dict):
+            key = (s['monitor_id'], float(s['ts']))
+            metrics = s.get('metrics') or {}
+            interval_ms = s.get('interval_ms')
+            items = metrics.items
+        else:
+            key = (s.monitor_id, s.ts)
+            metrics = None
+            interval_ms = s.interval_ms
+            items = functools.partial(zip, s.names, s.values)
         if key not in merged:
-            merged[key] = (dict(metrics), s.get('interval_ms'))
+            merged[key] = (dict(metrics) if metrics is not None
+                           else dict(items()), interval_ms)
             continue
         into = merged[key][0]
-        for name, value in metrics.items():
+        for name, value in items():
             if value is None:
                 continue
             if name not in into or into[name] is None:
@@ -87,7 +115,8 @@ class _Entry:
 
 class Detection:
     def __init__(self, conf, storage, notifiers=None, owns=None,
-                 tick=0.25, save_interval=60.0, owner=None, forward=None):
+                 tick=0.25, save_interval=60.0, owner=None, forward=None,
+                 max_queued=MAX_QUEUED_SAMPLES, lag_warning=LAG_WARNING_S):
         self.conf = conf
         self.storage = storage
         self.notifiers = notifiers
@@ -100,12 +129,20 @@ class Detection:
         self.save_interval = save_interval
         self.entries = {}
         self.scorer = batch_mod.BatchScorer()
+        self.max_queued = max_queued
+        self.lag_warning = lag_warning
+        # (samples, forwardable, monotonic arrival), oldest first
         self._queue = collections.deque()
+        self._queued = 0          # samples in _queue
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread = None
-        self.dropped_batches = 0
+        self.dropped = 0          # samples dropped, the queue full
         self.processed = 0
+        self.lag = 0.0            # oldest batch's age at the last take
+        self.max_lag = 0.0
+        self._lag_logged_at = None   # monotonic; None: not behind
+        self._drop_logged_at = None
         self._last_no_data = 0.0
 
     # --- input -------------------------------------------------------------
@@ -120,17 +157,73 @@ class Detection:
         forwarded again."""
         self._put(samples, False)
 
-    def _put(self, samples, forwardable):
+    def _put(self, samples, forwardable, now=None):
+        samples = list(samples)
+        if not samples:
+            return
+        now = time.monotonic() if now is None else now
         with self._cond:
-            if len(self._queue) >= MAX_QUEUED_BATCHES:
-                self._queue.popleft()
-                self.dropped_batches += 1
-                if self.dropped_batches in (1, 10, 100) or \
-                        self.dropped_batches % 1000 == 0:
-                    LOG.warning('detector behind: %d sample batches dropped '
-                                'so far', self.dropped_batches)
-            self._queue.append((list(samples), forwardable))
+            self._queue.append((samples, forwardable, now))
+            self._queued += len(samples)
+            dropped = 0
+            while self._queued > self.max_queued and len(self._queue) > 1:
+                old = self._queue.popleft()[0]
+                self._queued -= len(old)
+                dropped += len(old)
+            self.dropped += dropped
             self._cond.notify()
+        if dropped and (self._drop_logged_at is None or
+                        now - self._drop_logged_at >= LAG_LOG_EVERY_S):
+            # at most once a minute: an overloaded engine drops every tick
+            self._drop_logged_at = now
+            LOG.warning('detector queue full (%d samples): dropped the %d '
+                        'oldest, %d dropped in all; this engine has more '
+                        'monitors than it can score', self.max_queued,
+                        dropped, self.dropped)
+
+    def stats(self, now=None):
+        """``queued`` samples, ``lag_s`` (age of the oldest queued or last
+        taken batch), ``max_lag_s``, ``dropped`` samples, ``processed``
+        monitor intervals, ``forwarded`` samples."""
+        now = time.monotonic() if now is None else now
+        with self._cond:
+            oldest = now - self._queue[0][2] if self._queue else 0.0
+            return {'queued': self._queued,
+                    'lag_s': round(max(oldest, self.lag), 3),
+                    'max_lag_s': round(max(oldest, self.max_lag), 3),
+                    'dropped': self.dropped, 'processed': self.processed,
+                    'forwarded': self.forwarded}
+
+    def take(self, wait=0.0, now=None):
+        """Every queued batch as ``(forwardable samples, all samples)``;
+        measures the lag (the oldest batch's age) and logs it when it is
+        above ``lag_warning``."""
+        with self._cond:
+            if not self._queue and wait:
+                self._cond.wait(wait)
+            batches = list(self._queue)
+            self._queue.clear()
+            self._queued = 0
+        now = time.monotonic() if now is None else now
+        self._note_lag(now - batches[0][2] if batches else 0.0, now,
+                       sum(len(b[0]) for b in batches))
+        return ([s for b, fwd, _ in batches if fwd for s in b],
+                [s for b, _, _ in batches for s in b])
+
+    def _note_lag(self, lag, now, n):
+        self.lag = lag
+        self.max_lag = max(self.max_lag, lag)
+        if lag > self.lag_warning:
+            if self._lag_logged_at is None or \
+                    now - self._lag_logged_at >= LAG_LOG_EVERY_S:
+                self._lag_logged_at = now
+                LOG.warning('detector behind: scoring samples %.1f s after '
+                            'they arrived (%d in this pass, %d dropped so '
+                            'far); alarms are that late', lag, n,
+                            self.dropped)
+        elif self._lag_logged_at is not None and lag < self.lag_warning / 2:
+            self._lag_logged_at = None
+            LOG.info('detector caught up (lag %.1f s)', lag)
 
     # --- thread ------------------------------------------------------------
 
@@ -146,19 +239,18 @@ class Detection:
             self._cond.notify()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.dropped:
+            LOG.warning('detector queue full (%d samples) at times: %d '
+                        'dropped in all, worst lag %.1f s',
+                        self.max_queued, self.dropped, self.max_lag)
         self.save_all()
 
     def _run(self):
         while not self._stop.is_set():
-            with self._cond:
-                if not self._queue:
-                    self._cond.wait(self.tick)
-                batches = list(self._queue)
-                self._queue.clear()
+            foreign, samples = self.take(wait=self.tick)
             try:
-                self.forward_foreign([s for b, fwd in batches if fwd
-                                      for s in b])
-                self.run_once([s for b, _ in batches for s in b])
+                self.forward_foreign(foreign)
+                self.run_once(samples)
             except Exception:
                 LOG.exception('detector tick failed; going on')
 
@@ -168,7 +260,7 @@ class Detection:
             return
         by_owner = collections.defaultdict(list)
         for s in samples:
-            mid = s.get('monitor_id')
+            mid = _monitor_id(s)
             if self.owns(mid):
                 continue
             owner = self.owner(mid)
@@ -196,7 +288,7 @@ class Detection:
         """Score ``samples`` (may be empty) and do the periodic chores."""
         now = time.time() if now is None else now
         merged = merge_intervals(s for s in samples
-                                 if self.owns(s.get('monitor_id')))
+                                 if self.owns(_monitor_id(s)))
         # a monitor's intervals go through in time order, one per tick pass
         by_monitor = collections.defaultdict(list)
         for (mid, ts), (metrics, interval_ms) in merged.items():

@@ -13,6 +13,14 @@ engine's memory).
 
 Consumers (the detector) see every sample once, as it arrives, whether or
 not the database is up: ``add_consumer(callable(samples))``.
+
+Samples travel through the engine as :class:`Sample` rows (metric names
+and values side by side, the names a tuple shared by every interval of a
+collector), not as dicts: RPC 1.2 agents send them that way
+(:func:`samples_of_compact`), storage packs them as they are
+(``Storage.add_sample_rows``) and only the detector builds a dict, one
+per monitor interval it scores. Dict samples (RPC 1.0/1.1, tests) become
+rows in :meth:`Ingest.add`.
 """
 import collections
 import threading
@@ -21,6 +29,76 @@ import time
 from oslo_log import log as logging
 
 LOG = logging.getLogger(__name__)
+
+_SampleBase = collections.namedtuple(
+    '_SampleBase', 'collector_id monitor_id ts interval_ms names values')
+
+
+class Sample(_SampleBase):
+    """One interval of one collector: ``names`` (tuple) and ``values``
+    (list, same order)."""
+
+    __slots__ = ()
+
+    @property
+    def metrics(self):
+        return dict(zip(self.names, self.values))
+
+    def get(self, key, default=None):
+        """Dict-like access for code written against dict samples."""
+        if key == 'metrics':
+            return self.metrics
+        return getattr(self, key, default)
+
+    def to_dict(self):
+        return {'collector_id': self.collector_id,
+                'monitor_id': self.monitor_id, 'ts': self.ts,
+                'interval_ms': self.interval_ms, 'metrics': self.metrics}
+
+    @classmethod
+    def from_dict(cls, s):
+        """A dict sample (control-plane.rst) as a row; ValueError if it
+        is not one."""
+        try:
+            metrics = s['metrics']
+            return cls(s['collector_id'], s['monitor_id'], float(s['ts']),
+                       int(s.get('interval_ms') or 500), tuple(metrics),
+                       list(metrics.values()))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError('bad sample (needs collector_id, monitor_id, '
+                             'ts and a metrics dict): %s: %s'
+                             % (type(e).__name__, e))
+
+
+def as_samples(samples):
+    """Rows of ``samples`` (dicts or rows)."""
+    return [s if isinstance(s, Sample) else Sample.from_dict(s)
+            for s in samples]
+
+
+def samples_of_compact(compact):
+    """Rows of RPC 1.2's compact samples (see
+    :func:`dpiaas.rpc.engine_api.compact_samples`); ValueError if they
+    are malformed."""
+    if not compact:
+        return []
+    out = []
+    new = tuple.__new__
+    try:
+        names = [tuple(n) for n in compact['names']]
+        for cid, mid, ts, ims, i, vals in compact['rows']:
+            layout = names[i]
+            if len(vals) != len(layout):
+                raise ValueError('%d values for %d names'
+                                 % (len(vals), len(layout)))
+            out.append(new(Sample, (cid, mid, float(ts), int(ims or 500),
+                                    layout, vals)))
+    except (KeyError, TypeError, ValueError, AttributeError,
+            IndexError) as e:
+        raise ValueError('bad sample (compact: needs names, and rows of '
+                         'collector_id, monitor_id, ts, interval_ms, names '
+                         'index, values): %s: %s' % (type(e).__name__, e))
+    return out
 
 
 class Ingest:
@@ -47,8 +125,10 @@ class Ingest:
     # -- producers ----------------------------------------------------------
 
     def add(self, samples):
-        """Queue samples for writing (never blocks on the database)."""
-        samples = list(samples)
+        """Queue samples (dicts or :class:`Sample` rows) for writing
+        (never blocks on the database); ValueError if one is not a
+        sample (none of the batch is queued then)."""
+        samples = as_samples(samples)
         if not samples:
             return
         with self._cond:
@@ -171,6 +251,13 @@ class Ingest:
             self._backlog.extend(batch)
             self._trim()
 
+    def _store(self, batch):
+        add_rows = getattr(self.storage, 'add_sample_rows', None)
+        if add_rows is not None:
+            add_rows(batch)
+        else:   # a storage without rows (older fakes)
+            self.storage.add_samples([s.to_dict() for s in batch])
+
     def _write_backlog(self):
         """Write the backlog in batches; False when the database fails."""
         while True:
@@ -180,7 +267,7 @@ class Ingest:
             if not batch:
                 return True
             try:
-                self.storage.add_samples(batch)
+                self._store(batch)
             except Exception as exc:
                 with self._cond:
                     self.write_errors += 1

@@ -19,6 +19,7 @@ from oslo_log import log as logging
 import sqlalchemy.exc
 
 from dpiaas.db import exceptions as db_exc
+from dpiaas.engine import ingest as ingest_mod
 from dpiaas.engine import liveness
 from dpiaas.engine import status as st
 
@@ -49,9 +50,9 @@ AGENT_STATUSES = (st.C_RUNNING, st.C_ERROR, st.C_STOPPED, st.C_SCHEDULED)
 
 class EngineEndpoint:
     """Server side of ``dpiaas.rpc.engine_api.EngineAPI`` and
-    ``EnginePeerAPI`` (1.1)."""
+    ``EnginePeerAPI`` (1.2)."""
 
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
 
     def __init__(self, storage, ingest, agent_api, agent_down_time=60,
                  lock=None, clock=time.time, score=None):
@@ -63,14 +64,34 @@ class EngineEndpoint:
         self.lock = lock or threading.RLock()
         self.clock = clock
 
-    def report_samples(self, ctxt, host, samples):
-        self.ingest.add(samples or [])
+    @staticmethod
+    def _rows(host, samples, compact):
+        """Sample rows of a 1.2 (``compact``) or 1.0 (``samples``)
+        message; a malformed message is dropped in one line, not a
+        traceback."""
+        try:
+            rows = ingest_mod.samples_of_compact(compact)
+            if samples:
+                rows.extend(ingest_mod.as_samples(samples))
+            return rows
+        except ValueError as exc:
+            LOG.warning('samples from %s dropped: %s', host, exc)
+            return []
 
-    def score_samples(self, ctxt, samples):
+    def report_samples(self, ctxt, host, samples=None, compact=None):
+        """``compact`` (1.2) or ``samples`` (1.0, dicts)."""
+        rows = self._rows(host, samples, compact)
+        if rows:
+            self.ingest.add(rows)
+
+    def score_samples(self, ctxt, samples=None, compact=None):
         """Samples another engine stored and forwarded because this one
-        owns their monitors: scored only (1.1)."""
-        if self.score is not None and samples:
-            self.score(samples)
+        owns their monitors: scored only (1.1; ``compact`` 1.2)."""
+        if self.score is None:
+            return
+        rows = self._rows('a peer engine', samples, compact)
+        if rows:
+            self.score(rows)
 
     def report_flows(self, ctxt, host, reports):
         if not reports:

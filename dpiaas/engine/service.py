@@ -93,6 +93,13 @@ class EngineService:
         self.servers = []
         self.started = False
 
+    def stats(self):
+        """``{'ingest': Ingest.stats(), 'detector': Detection.stats()}``:
+        samples received, written, dropped and waiting, and how far
+        behind the detector is (``lag_s``)."""
+        return {'ingest': self.ingest.stats(),
+                'detector': self.detection.stats()}
+
     def _forward(self, owner, samples):
         self.peer_api.score_samples(None, owner, samples)
 

@@ -139,3 +139,67 @@ def test_an_unroutable_report_stays_in_the_buffer(engine):
     assert rep.flush()
     assert [s['ts'] for _, b in engine.of('report_samples')
             for s in b] == [1.0]
+
+
+def test_a_batch_reaches_a_1_2_engine_compact_and_whole():
+    """Through a real EngineAPI (fake:// transport): once the engine
+    answered get_desired at 1.2 the batch goes compact, and the engine
+    reads back exactly the samples the reporter was given."""
+    import threading
+
+    from oslo_config import cfg
+
+    from dpiaas.engine import ingest
+    from dpiaas.rpc import engine_api
+    from dpiaas.rpc import transport as rpc_transport
+
+    class Engine:
+        target = messaging.Target(version='1.2')
+
+        def __init__(self):
+            self.got = []
+            self.kwargs = []
+            self.cond = threading.Condition()
+
+        def get_desired(self, ctxt, host):
+            return []
+
+        def report_samples(self, ctxt, host, samples=None, compact=None):
+            with self.cond:
+                self.kwargs.append(sorted(k for k, v in (
+                    ('samples', samples), ('compact', compact)) if v))
+                self.got.extend(ingest.samples_of_compact(compact)
+                                + ingest.as_samples(samples or []))
+                self.cond.notify_all()
+
+    conf = cfg.ConfigOpts()
+    conf([], project='dpiaas')
+    transport = rpc_transport.get_rpc_transport(conf, url='fake://')
+    engine = Engine()
+    server = rpc_transport.get_rpc_server(
+        transport, messaging.Target(topic='dpiaas-engine', server='e1'),
+        [engine])
+    server.start()
+    try:
+        api = engine_api.EngineAPI(transport)
+        assert api.get_desired(None, 'h1', timeout=5) == []
+        rep = make(api)
+        rep.add('c1', 'm1', report(1.0))
+        rep.add('c2', 'm2', pipeline.IntervalReport(
+            ts=1.0, interval_ms=250, metrics={'x': 2, 'y': 0.5}))
+        rep.add('c1', 'm1', report(1.5))
+        assert rep.flush()
+        with engine.cond:
+            assert engine.cond.wait_for(lambda: len(engine.got) == 3, 5)
+    finally:
+        server.stop()
+        server.wait()
+        transport.cleanup()
+    assert engine.kwargs == [['compact']]
+    assert [s.to_dict() for s in engine.got] == [
+        {'collector_id': 'c1', 'monitor_id': 'm1', 'ts': 1.0,
+         'interval_ms': 500, 'metrics': {'generic.22.packets_in': 1}},
+        {'collector_id': 'c2', 'monitor_id': 'm2', 'ts': 1.0,
+         'interval_ms': 250, 'metrics': {'x': 2, 'y': 0.5}},
+        {'collector_id': 'c1', 'monitor_id': 'm1', 'ts': 1.5,
+         'interval_ms': 500, 'metrics': {'generic.22.packets_in': 1}}]

@@ -287,6 +287,27 @@ def test_sample_without_monitor_stores_nothing(storage):
     assert storage.get_series(m, 'a', NOW, NOW + 60) == []
 
 
+def test_sample_rows_are_stored_like_dict_samples(storage):
+    """add_sample_rows (names and values, RPC 1.2) and add_samples share
+    layouts and give the same series."""
+    m = _monitor(storage)['id']
+    names = ('a', 'b.latency_ms.p95')
+    assert storage.add_sample_rows([
+        ('c1', m, NOW, 500, names, [1, 7.5]),
+        ('c1', m, NOW + 0.5, 500, names, [2, 0.5]),
+        ('c2', m, NOW, 500, ['a'], (10,))]) == 3
+    storage.add_samples(_samples(m, 'c1', 1, {'a': 3, 'b.latency_ms.p95': 2},
+                                 t0=NOW + 1))
+    assert storage.get_series(m, 'a', NOW, NOW + 60) == [
+        (NOW, 11.0), (NOW + 0.5, 2.0), (NOW + 1, 3.0)]
+    assert storage.get_series(m, 'b.latency_ms.p95', NOW, NOW + 60) == [
+        (NOW, 7.5), (NOW + 0.5, 0.5), (NOW + 1, 2.0)]
+    assert len(storage._layout_ids) == 2     # c1's shared by both calls
+    with pytest.raises(ValueError, match='2 values for 1 names'):
+        storage.add_sample_rows([('c1', m, NOW, 500, ('a',), [1, 2])])
+    assert storage.add_sample_rows([]) == 0
+
+
 def test_latest_metrics(storage):
     m = _monitor(storage)['id']
     storage.add_samples(_samples(m, 'c1', 4, {'a': lambda i: i, 'b': 1}))

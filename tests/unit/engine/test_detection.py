@@ -6,6 +6,7 @@ recovers, goes to insufficient_data on a gap (never alarm), and starts
 learning again on rebaseline; transitions are stored with history and
 notified once each.
 """
+import logging
 import time
 
 import pytest
@@ -16,6 +17,7 @@ from dpiaas.db import api as db_api
 from dpiaas.db import migration
 from dpiaas.detect import synthetic
 from dpiaas.engine import detection as detection_mod
+from dpiaas.engine import ingest as ingest_mod
 
 T0 = 1_700_000_000.0
 
@@ -237,3 +239,63 @@ def test_a_monitor_taken_over_by_another_engine_is_saved_and_forgotten(
     # its samples are not scored here any more
     det.run_once([sample(monitor['id'], T0 + 11)], now=T0 + 11)
     assert det.entries == {}
+
+
+def row(mid, ts=T0, names=('x',), values=(1,)):
+    return ingest_mod.Sample('c-' + mid, mid, ts, 500, names, list(values))
+
+
+def test_rows_merge_like_dicts():
+    """Rows (RPC 1.2) and dicts sum a monitor's collectors alike."""
+    a = row('m', names=('x', 'l.latency_ms.p95'), values=(1, 5.0))
+    b = ingest_mod.Sample('c2', 'm', T0, 500, ('x', 'l.latency_ms.p95',
+                                               'y'), [2, 9.0, 4])
+    merged = detection_mod.merge_intervals([a, b])
+    assert merged == {('m', T0): ({'x': 3, 'l.latency_ms.p95': 9.0,
+                                   'y': 4}, 500)}
+    assert merged == detection_mod.merge_intervals([a.to_dict(),
+                                                    b.to_dict()])
+
+
+def test_the_queue_is_bounded_in_samples_and_drops_are_counted(
+        storage, conf, caplog):
+    det = detection_mod.Detection(conf, storage, Notifiers(), max_queued=5)
+    for i in range(4):
+        det._put([row('m', T0 + i), row('n', T0 + i)], True, now=100.0 + i)
+    # 8 samples offered, at most 5 kept: the two oldest batches dropped
+    assert det.stats()['queued'] == 4
+    assert det.stats()['dropped'] == 4
+    # said once, not at every drop
+    assert caplog.text.count('detector queue full (5 samples)') == 1
+    foreign, samples = det.take()
+    assert [s.ts for s in samples] == [T0 + 2, T0 + 2, T0 + 3, T0 + 3]
+    # one batch larger than the bound is kept (nothing older to drop)
+    det._put([row('m')] * 6, True, now=170.0)
+    assert det.dropped == 4
+    det._put([row('m')] * 6, True, now=171.0)     # a minute later: said
+    assert det.dropped == 10
+    assert caplog.text.count('detector queue full (5 samples)') == 2
+    det.stop()
+    assert 'at times: 10 dropped in all' in caplog.text
+
+
+def test_lag_is_measured_and_warned_about_once_a_minute(storage, conf,
+                                                        caplog):
+    caplog.set_level(logging.INFO)
+    det = detection_mod.Detection(conf, storage, Notifiers(),
+                                  lag_warning=5.0)
+    det._put([row('m')], True, now=100.0)
+    assert det.stats(now=108.0)['lag_s'] == 8.0
+    det.take(now=108.0)
+    assert det.lag == 8.0 and det.stats(now=200.0)['max_lag_s'] == 8.0
+    assert caplog.text.count('detector behind: scoring samples 8.0 s') == 1
+    det._put([row('m')], True, now=110.0)
+    det.take(now=120.0)       # 10 s behind, but warned 12 s ago
+    assert caplog.text.count('detector behind') == 1
+    det._put([row('m')], True, now=170.0)
+    det.take(now=180.0)       # a minute later: said again
+    assert caplog.text.count('detector behind') == 2
+    det._put([row('m')], True, now=181.0)
+    det.take(now=181.5)
+    assert 'detector caught up' in caplog.text
+    assert det.stats(now=181.5)['lag_s'] == 0.5

@@ -109,3 +109,26 @@ def test_add_never_waits_for_the_database(storage, make):
         ing.add(samples(1, i))     # would hang if add() wrote itself
     block.set()
     assert ing.received == 100
+
+
+def test_rows_are_written_as_rows_without_dicts(make):
+    class RowStorage(fakes.FakeStorage):
+        def add_sample_rows(self, rows):
+            self.samples.extend(rows)
+
+    storage = RowStorage()
+    ing = ingest_mod.Ingest(storage, batch_size=10)
+    names = ('a', 'b')
+    ing.add([ingest_mod.Sample('c1', 'm1', 1.0, 500, names, [1, 2])])
+    ing.add(samples(1))
+    assert ing.flush()
+    assert storage.samples[0] == ('c1', 'm1', 1.0, 500, names, [1, 2])
+    assert storage.samples[1].metrics == {'generic.22.packets_in': 0}
+    assert ing.stats()['written'] == 2
+
+
+def test_a_bad_dict_sample_is_refused_whole(storage, make):
+    ing = make(batch_size=10)
+    with pytest.raises(ValueError, match='bad sample'):
+        ing.add(samples(2) + [{'collector_id': 'c1'}])
+    assert ing.stats()['received'] == 0

@@ -156,3 +156,48 @@ def test_collector_its_agent_stopped_is_started_again(world):
         ('start_collector', 'compute-1')]
     assert world.collectors[0]['status'] == 'scheduled'
     assert world.mon['status'] == 'pending'
+
+
+def test_a_settled_pass_reads_collectors_once_and_writes_nothing(world):
+    """Thousands of monitors: a pass where nothing changed must not cost
+    a query per monitor (one read of every collector, services compared
+    with what was stored last)."""
+    world.reconciler.reconcile_all()
+    world.reconciler.reconcile_all()      # services seen stored once
+    calls = []
+    for name in ('list_collectors', 'list_services', 'upsert_collector',
+                 'set_services', 'update_monitor'):
+        real = getattr(world.storage, name)
+
+        def spy(*args, _name=name, _real=real, **kwargs):
+            calls.append((_name, kwargs))
+            return _real(*args, **kwargs)
+        setattr(world.storage, name, spy)
+    world.agents.clear()
+    world.reconciler.reconcile_all()
+    assert calls == [('list_collectors', {})]
+    assert world.agents.casts == []
+
+
+def test_a_change_is_still_decided_on_a_fresh_read(world):
+    """The pass's early read may be stale (an agent reported meanwhile):
+    what is written comes from a read under the lock."""
+    world.reconciler.reconcile_all()
+    [c] = world.collectors
+    world.inv.ports[conftest.PORT].host = 'compute-2'
+    real = world.storage.list_collectors
+
+    def list_collectors(host=None, monitor_id=None):
+        out = real(host=host, monitor_id=monitor_id)
+        if monitor_id is None and host is None:
+            # the agent's 'running' arrives after the pass's read
+            world.storage.upsert_collector({'id': c['id'],
+                                            'status': 'running'})
+        return out
+    world.storage.list_collectors = list_collectors
+    world.agents.clear()
+    world.reconciler.reconcile_all()
+    [new] = world.collectors
+    assert new['host'] == 'compute-2' and new['generation'] == 2
+    assert [m for m, _h, _c in world.agents.casts] == ['stop_collector',
+                                                       'start_collector']

@@ -1,5 +1,10 @@
+import pytest
+
 from dpiaas.engine import rpc_endpoint
 from tests.unit.engine import fakes
+
+SAMPLE = {'collector_id': 'c', 'monitor_id': 'm', 'ts': 1.0,
+          'interval_ms': 500, 'metrics': {'x': 1, 'y': 2.5}}
 
 
 def test_agent_restart_gets_a_sync_with_its_full_desired_set(world):
@@ -74,9 +79,55 @@ def test_samples_go_to_ingest_and_flows_to_storage():
             got.extend(samples)
 
     ep = rpc_endpoint.EngineEndpoint(storage, Ingest(), fakes.FakeAgentAPI())
-    ep.report_samples(None, 'h', [{'collector_id': 'c', 'metrics': {}}])
+    ep.report_samples(None, 'h', [SAMPLE])
     ep.report_flows(None, 'h', [{'collector_id': 'c', 'flows': []}])
-    assert len(got) == 1 and len(storage.flows) == 1
+    assert [s.to_dict() for s in got] == [SAMPLE]
+    assert len(storage.flows) == 1
+
+
+def test_compact_samples_1_2_become_rows_without_dicts():
+    got = []
+
+    class Ingest:
+        def add(self, samples):
+            got.extend(samples)
+
+    ep = rpc_endpoint.EngineEndpoint(fakes.FakeStorage(), Ingest(),
+                                     fakes.FakeAgentAPI())
+    ep.report_samples(None, 'h', compact={
+        'names': [['x', 'y']],
+        'rows': [['c', 'm', 1.0, 500, 0, [1, 2]],
+                 ['c', 'm', 1.5, 500, 0, [3, 4]]]})
+    assert [tuple(s) for s in got] == [
+        ('c', 'm', 1.0, 500, ('x', 'y'), [1, 2]),
+        ('c', 'm', 1.5, 500, ('x', 'y'), [3, 4])]
+    # the names tuple is shared, not copied per interval
+    assert got[0].names is got[1].names
+    assert got[1].metrics == {'x': 3, 'y': 4}
+
+
+@pytest.mark.parametrize('kwargs', [
+    {'samples': [{'collector_id': 'c', 'metrics': {}}]},
+    {'compact': {'names': [['x']], 'rows': [['c', 'm', 1.0, 500, 0,
+                                             [1, 2]]]}},
+    {'compact': {'names': [['x']], 'rows': [['c', 'm', 1.0, 500, 1,
+                                             [1]]]}},
+    {'compact': {'names': [['x']], 'rows': [['c', 'm', 1.0]]}},
+    {'compact': {'rows': []}},
+    {'compact': 'garbage'},
+])
+def test_malformed_samples_are_dropped_in_one_line(kwargs, caplog):
+    got = []
+
+    class Ingest:
+        def add(self, samples):
+            got.extend(samples)
+
+    ep = rpc_endpoint.EngineEndpoint(fakes.FakeStorage(), Ingest(),
+                                     fakes.FakeAgentAPI())
+    ep.report_samples(None, 'h', **kwargs)
+    assert got == []
+    assert 'samples from h dropped: bad sample' in caplog.text
 
 
 def test_control_endpoint_queues_the_monitor(world):
@@ -97,6 +148,11 @@ def test_forwarded_samples_are_scored_not_stored_again():
     ep = rpc_endpoint.EngineEndpoint(fakes.FakeStorage(), Ingest(),
                                      fakes.FakeAgentAPI(),
                                      score=scored.extend)
-    ep.score_samples(None, [{'monitor_id': 'm', 'ts': 1.0}])
+    ep.score_samples(None, [SAMPLE])
     ep.score_samples(None, [])
-    assert scored == [{'monitor_id': 'm', 'ts': 1.0}] and stored == []
+    ep.score_samples(None, compact={
+        'names': [['x']], 'rows': [['c', 'm', 2.0, 500, 0, [7]]]})
+    assert [s.to_dict() for s in scored] == [
+        SAMPLE, {'collector_id': 'c', 'monitor_id': 'm', 'ts': 2.0,
+                 'interval_ms': 500, 'metrics': {'x': 7}}]
+    assert stored == []

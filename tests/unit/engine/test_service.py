@@ -125,6 +125,14 @@ def test_expire_runs_periodically(engine):
 
 def test_stop_writes_what_ingest_holds(engine):
     engine.ingest.flush_interval = 3600
-    engine.ingest.add([{'collector_id': 'c', 'ts': 1.0}])
+    engine.ingest.add([{'collector_id': 'c', 'monitor_id': 'm', 'ts': 1.0,
+                        'metrics': {'x': 1}}])
     engine.stop()
     assert len(engine.storage.samples) == 1
+
+
+def test_stats_show_ingest_and_the_detectors_lag(engine):
+    stats = engine.stats()
+    assert stats['ingest']['dropped'] == 0
+    assert stats['detector']['lag_s'] >= 0
+    assert stats['detector']['dropped'] == 0

@@ -13,7 +13,7 @@ from dpiaas.rpc import transport as rpc_transport
 class Recorder:
     """An endpoint that records every call and answers ``answers``."""
 
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
 
     def __init__(self, methods, answers=None):
         self.calls = []
@@ -36,6 +36,11 @@ class Recorder:
                 'got %r' % (self.calls,)
         return self.calls
 
+
+SAMPLE = {'collector_id': 'c1', 'monitor_id': 'm1', 'ts': 1.0,
+          'interval_ms': 500, 'metrics': {'a.b': 1, 'a.c': 2.5}}
+COMPACT = {'names': [['a.b', 'a.c']],
+           'rows': [['c1', 'm1', 1.0, 500, 0, [1, 2.5]]]}
 
 AGENT_METHODS = ('start_collector', 'update_collector', 'stop_collector',
                  'sync', 'get_state')
@@ -107,14 +112,15 @@ def test_engine_casts_and_get_desired(transport, serve):
     eng = serve(messaging.Target(topic='dpiaas-engine', server='e1'),
                 Recorder(ENGINE_METHODS, {'get_desired': desired}))
     api = engine_api.EngineAPI(transport)
-    api.report_samples(None, 'h1', [{'ts': 1.0}])
+    api.compact = True        # as if get_desired had been answered
+    api.report_samples(None, 'h1', [SAMPLE])
     api.report_flows(None, 'h1', [{'flows': []}])
     api.report_state(None, 'h1', {'collectors': []})
     api.collector_status(None, 'h1', 'c1', 'error', 'tap gone')
     assert api.get_desired(None, 'h1') == desired
     # the threading executor dispatches in parallel: order is not kept
     assert sorted(eng.wait(5), key=repr) == sorted([
-        ('report_samples', {'host': 'h1', 'samples': [{'ts': 1.0}]}),
+        ('report_samples', {'host': 'h1', 'compact': COMPACT}),
         ('report_flows', {'host': 'h1', 'reports': [{'flows': []}]}),
         ('report_state', {'host': 'h1', 'state': {'collectors': []}}),
         ('collector_status', {'host': 'h1', 'collector_id': 'c1',
@@ -200,9 +206,66 @@ def test_score_samples_reaches_only_the_owner(transport, serve):
     e1, e2 = [serve(messaging.Target(topic='dpiaas-engine', server=name),
                     Recorder(('score_samples',))) for name in ('e1', 'e2')]
     engine_api.EnginePeerAPI(transport).score_samples(None, 'e2',
-                                                      [{'ts': 1.0}])
-    assert e2.wait(1) == [('score_samples', {'samples': [{'ts': 1.0}]})]
+                                                      [SAMPLE])
+    # dicts (1.1): an engine not upgraded yet takes them
+    assert e2.wait(1) == [('score_samples', {'samples': [SAMPLE]})]
     assert e1.calls == []
+
+
+def test_samples_go_compact_once_an_engine_answered_at_1_2(transport,
+                                                           serve):
+    eng = serve(messaging.Target(topic='dpiaas-engine', server='e1'),
+                Recorder(ENGINE_METHODS, {'get_desired': []}))
+    api = engine_api.EngineAPI(transport)
+    api.report_samples(None, 'h1', [SAMPLE])     # not known yet: dicts
+    assert api.compact is None
+    assert api.get_desired(None, 'h1') == []
+    assert api.compact is True
+    api.report_samples(None, 'h1', [SAMPLE])
+    calls = [c for c in eng.wait(3) if c[0] == 'report_samples']
+    assert sorted(calls, key=repr) == sorted([
+        ('report_samples', {'host': 'h1', 'samples': [SAMPLE]}),
+        ('report_samples', {'host': 'h1', 'compact': COMPACT})], key=repr)
+
+
+def test_samples_to_an_older_engine_are_dicts(transport, serve):
+    """An engine older than 1.2 refuses get_desired at 1.2: it is asked
+    again at 1.0 and the samples go as dicts, which it takes."""
+    old = Recorder(ENGINE_METHODS, {'get_desired': [{'id': 'c1'}]})
+    old.target = messaging.Target(version='1.1')
+    serve(messaging.Target(topic='dpiaas-engine', server='e1'), old)
+    api = engine_api.EngineAPI(transport)
+    assert api.get_desired(None, 'h1', timeout=5) == [{'id': 'c1'}]
+    assert api.compact is False
+    api.report_samples(None, 'h1', [SAMPLE])
+    assert old.wait(2)[-1] == ('report_samples', {'host': 'h1',
+                                                  'samples': [SAMPLE]})
+
+
+def test_a_version_cap_below_1_2_keeps_samples_dicts(transport, serve):
+    eng = serve(messaging.Target(topic='dpiaas-engine', server='e1'),
+                Recorder(ENGINE_METHODS, {'get_desired': []}))
+    api = engine_api.EngineAPI(transport, version_cap='1.1')
+    api.get_desired(None, 'h1')
+    api.report_samples(None, 'h1', [SAMPLE])
+    assert eng.wait(2) == [
+        ('get_desired', {'host': 'h1'}),
+        ('report_samples', {'host': 'h1', 'samples': [SAMPLE]})]
+
+
+def test_compact_samples_names_once_per_batch():
+    a = dict(SAMPLE, metrics={'x': 1, 'y': 2.5})
+    b = dict(SAMPLE, ts=1.5, metrics={'x': 3, 'y': 4.0})
+    other = dict(SAMPLE, collector_id='c2', monitor_id='m2',
+                 metrics={'x': 5, 'y': 6})
+    renamed = dict(SAMPLE, ts=2.0, metrics={'x': 7, 'z': 8})
+    assert engine_api.compact_samples([a, other, b, renamed]) == {
+        'names': [['x', 'y'], ['x', 'z']],
+        'rows': [['c1', 'm1', 1.0, 500, 0, [1, 2.5]],
+                 ['c2', 'm2', 1.0, 500, 0, [5, 6]],
+                 ['c1', 'm1', 1.5, 500, 0, [3, 4.0]],
+                 ['c1', 'm1', 2.0, 500, 1, [7, 8]]]}
+    assert engine_api.compact_samples([]) == {'names': [], 'rows': []}
 
 
 def test_buffered_reports_are_mandatory_heartbeats_are_not(transport):
@@ -216,7 +279,8 @@ def test_buffered_reports_are_mandatory_heartbeats_are_not(transport):
     for client, name in ((api.reports, 'reports'), (api.client, 'client')):
         client.prepare = (lambda name: lambda **kw: type(
             'C', (), {'cast': lambda self, ctxt, method, **kw:
-                      sent.append((name, method))})())(name)
+                      sent.append((name, method)),
+                      'can_send_version': lambda self, *v: True})())(name)
     api.report_samples(None, 'h1', [])
     api.report_flows(None, 'h1', [])
     api.collector_status(None, 'h1', 'c1', 'running')
