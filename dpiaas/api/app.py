@@ -19,6 +19,7 @@ from dpiaas.api.v1 import admin  # noqa: F401
 from dpiaas.api.v1 import alarms  # noqa: F401
 from dpiaas.api.v1 import metrics  # noqa: F401
 from dpiaas.api.v1 import monitors  # noqa: F401
+from dpiaas.api.v1 import ports  # noqa: F401
 from dpiaas.api import versions  # noqa: F401
 from dpiaas import conf as dpiaas_conf
 from dpiaas import dashboard

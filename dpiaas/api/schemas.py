@@ -177,6 +177,15 @@ collector_list_query = {
     'properties': {'host': {'type': 'string', 'maxLength': 255},
                    'monitor_id': uuid},
 }
+port_list_query = {
+    'type': 'object', 'additionalProperties': False,
+    'properties': {'server_id': dict(uuid, description='Only the ports of '
+                                                       'this server.'),
+                   'limit': limit,
+                   'marker': dict(uuid, description='Id of the last port '
+                                                    'of the previous '
+                                                    'page.')},
+}
 empty_query = {'type': 'object', 'additionalProperties': False,
                'properties': {}}
 
@@ -214,6 +223,33 @@ monitor = {
         'rebaseline_requested_at': nullable_timestamp,
         'created_at': nullable_timestamp,
         'updated_at': nullable_timestamp,
+    },
+}
+port = {
+    'type': 'object',
+    'required': ['id', 'server_id', 'monitorable', 'monitor_id'],
+    'properties': {
+        'id': {'type': 'string', 'description': 'The Neutron port id.'},
+        'server_id': {'type': 'string',
+                      'description': 'The server (the port\'s device_id).'},
+        'name': {'type': 'string'},
+        'fixed_ips': {'type': 'array', 'items': {'type': 'string'},
+                      'description': 'The port\'s fixed IP addresses.'},
+        'mac_address': {'type': 'string'},
+        'host': {'type': ['string', 'null'],
+                 'description': 'The hypervisor (binding:host_id); null '
+                                'unless policy dpiaas:port:show_host '
+                                'allows it (admins by default).'},
+        'security_groups': {'type': 'array', 'items': {'type': 'string'}},
+        'vnic_type': {'type': 'string'},
+        'monitorable': {'type': 'boolean',
+                        'description': 'Whether a collector can capture '
+                                       'this port (it has a kernel tap).'},
+        'unmonitorable_reason': {'type': ['string', 'null'],
+                                 'description': 'Why not, when it cannot.'},
+        'monitor_id': {'type': ['string', 'null'],
+                       'description': 'The monitor that already watches '
+                                      'this port or its server.'},
     },
 }
 alarm = {

@@ -1,10 +1,11 @@
 """What every inventory driver offers, and the derivation they share.
 
-A driver answers four questions for the engine and the API: which ports a
-server (or a port id) has, which Security Group rules apply to a port,
-whether a project owns what it asks to monitor, and which services follow
-from the rules. Only the first two differ between a cloud and a file; the
-last two are built on them here.
+A driver answers five questions for the engine and the API: which ports a
+server (or a port id) has, which ports a project has (what a tenant may
+pick to monitor), which Security Group rules apply to a port, whether a
+project owns what it asks to monitor, and which services follow from the
+rules. Only the first three differ between a cloud and a file; the last
+two are built on them here.
 """
 import abc
 import dataclasses
@@ -39,6 +40,7 @@ class Port:
     tap_device: str = ''
     vnic_type: str = 'normal'
     vif_type: str = ''
+    name: str = ''
 
     def __post_init__(self):
         if not self.tap_device:
@@ -68,6 +70,18 @@ class InventoryDriver(metaclass=abc.ABCMeta):
 
         With both, the port only if it belongs to that server.
         """
+
+    def ports_of_project(self, project_id, server_id=None):
+        """The project's server ports (of one server with ``server_id``).
+
+        What a tenant may pick to monitor: only ports whose ``project_id``
+        is ``project_id``, sorted by server then port id (a stable order
+        for pagination); ``[]`` when there are none. Part of the contract
+        of every driver; not abstract only so that a driver written before
+        it (or a test fake) still loads and says clearly what it lacks.
+        """
+        raise InventoryError('the %s inventory cannot list the ports of a '
+                             'project' % type(self).__name__)
 
     @abc.abstractmethod
     def rules_of(self, port):

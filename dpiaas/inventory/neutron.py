@@ -137,6 +137,23 @@ class OpenStackInventory(base.InventoryDriver):
                 raw = list(self.conn.network.ports(device_id=server_id))
         return [self._port(p) for p in raw]
 
+    def ports_of_project(self, project_id, server_id=None):
+        """The project's server ports: Neutron ports whose device_owner is
+        ``compute:<zone>`` (routers', DHCP and unattached ports are no
+        server's and carry no VM traffic to watch)."""
+        if not project_id:
+            raise base.InventoryError('ports_of_project needs a project_id')
+        filters = {'project_id': project_id}
+        if server_id:
+            filters['device_id'] = server_id
+        with _cloud_errors('listing the ports of project %s' % project_id):
+            raw = list(self.conn.network.ports(**filters))
+        ports = [self._port(p) for p in raw
+                 if (getattr(p, 'device_owner', None) or '').startswith(
+                     'compute:')
+                 and p.device_id and p.project_id == project_id]
+        return sorted(ports, key=lambda p: (p.device_id, p.id))
+
     @staticmethod
     def _port(p):
         return base.Port(
@@ -147,7 +164,8 @@ class OpenStackInventory(base.InventoryDriver):
                  if ip.get('ip_address')],
             security_groups=list(p.security_group_ids or []),
             vnic_type=p.binding_vnic_type or 'normal',
-            vif_type=p.binding_vif_type or '')
+            vif_type=p.binding_vif_type or '',
+            name=getattr(p, 'name', None) or '')
 
     def rules_of(self, port):
         rules = []

@@ -3,7 +3,12 @@
 For standalone use (``dpiaas-all-in-one``, ``dpiaas replay --inventory``)
 and tests. A dump of a real cloud's ``ports`` and ``security_groups`` works
 as is.
+
+Lookups are indexed (ports by id, by server, by security group): the
+reconciler asks once per monitor every pass, so a scan of every port per
+lookup made a pass quadratic in monitors (10,000 ports: seconds).
 """
+import collections
 import json
 
 import yaml
@@ -26,6 +31,19 @@ class StaticInventory(base.InventoryDriver):
         self.source = source
         self.pairs = {}     # port id -> allowed address pair addresses
         self.ports = [self._port(p) for p in data.get('ports') or []]
+        # indexes, in file order (a duplicate id is listed twice, as the
+        # scan it replaces did)
+        self._by_id = collections.defaultdict(list)
+        self._by_server = collections.defaultdict(list)
+        self._by_group = collections.defaultdict(list)
+        for port in self.ports:
+            self._by_id[port.id].append(port)
+            if port.device_id:
+                self._by_server[port.device_id].append(port)
+            for sg_id in port.security_groups:
+                self._by_group[sg_id].append(port)
+        self._member_ips = {}   # group id -> addresses, built once
+        self._rules = {}        # security group ids -> resolved rules
         self.groups = {}
         for sg in data.get('security_groups') or []:
             if not isinstance(sg, dict) or 'id' not in sg:
@@ -59,7 +77,8 @@ class StaticInventory(base.InventoryDriver):
                     security_groups=list(p.get('security_groups') or []),
                     tap_device=p.get('tap_device') or '',
                     vnic_type=p.get('binding:vnic_type') or 'normal',
-                    vif_type=p.get('binding:vif_type') or '')
+                    vif_type=p.get('binding:vif_type') or '',
+                    name=p.get('name') or '')
 
     def select_ports(self, port_id=None):
         """All ports, or the one with ``port_id`` (an error if absent)."""
@@ -73,11 +92,23 @@ class StaticInventory(base.InventoryDriver):
     def ports_of(self, server_id=None, port_id=None):
         if not (server_id or port_id):
             raise InventoryError('ports_of needs a server_id or a port_id')
-        return [p for p in self.ports
-                if (not port_id or p.id == port_id)
-                and (not server_id or p.device_id == server_id)]
+        if port_id:
+            found = self._by_id.get(port_id, ())
+            return [p for p in found
+                    if not server_id or p.device_id == server_id]
+        return list(self._by_server.get(server_id, ()))
 
     def rules_of(self, port):
+        """The port's ingress/egress rules, remote groups resolved; the
+        same groups give the same rules, resolved once (a group every
+        port is in would otherwise be resolved once per port)."""
+        key = tuple(port.security_groups)
+        rules = self._rules.get(key)
+        if rules is None:
+            rules = self._rules[key] = self._resolve(port)
+        return [dict(r) for r in rules]
+
+    def _resolve(self, port):
         rules = []
         for sg_id in port.security_groups:
             sg = self.groups.get(sg_id)
@@ -89,10 +120,23 @@ class StaticInventory(base.InventoryDriver):
         return base.resolve_remote_groups(rules, self._members)
 
     def _members(self, group_id):
-        for port in self.ports:
-            if group_id in port.security_groups:
-                yield from port.ips
-                yield from self.pairs[port.id]
+        ips = self._member_ips.get(group_id)
+        if ips is None:
+            ips = []
+            for port in self._by_group.get(group_id, ()):
+                ips.extend(port.ips)
+                ips.extend(self.pairs[port.id])
+            self._member_ips[group_id] = ips
+        return iter(ips)
+
+    def ports_of_project(self, project_id, server_id=None):
+        """The project's ports that belong to a server (a ``device_id``)."""
+        if not project_id:
+            raise InventoryError('ports_of_project needs a project_id')
+        return sorted((p for p in self.ports
+                       if p.project_id == project_id and p.device_id
+                       and (not server_id or p.device_id == server_id)),
+                      key=lambda p: (p.device_id, p.id))
 
 
 def _ips(p):

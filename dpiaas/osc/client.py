@@ -256,6 +256,13 @@ class Client:
         return self._collect('/alarms/%s/history' % _q(alarm_id), 'history',
                              {'marker': marker}, limit)
 
+    # -- ports --------------------------------------------------------------
+
+    def port_list(self, limit=None, marker=None, **filters):
+        """The project's server ports (``GET /v1/ports``)."""
+        filters['marker'] = marker
+        return self._collect('/ports', 'ports', filters, limit)
+
     # -- admin --------------------------------------------------------------
 
     def agent_list(self):

@@ -15,12 +15,13 @@ from dpiaas.policies import alarm
 from dpiaas.policies import base
 from dpiaas.policies import metric
 from dpiaas.policies import monitor
+from dpiaas.policies import port
 
 
 def list_rules():
     return list(itertools.chain(
         base.list_rules(), monitor.list_rules(), metric.list_rules(),
-        alarm.list_rules(), admin.list_rules()))
+        alarm.list_rules(), admin.list_rules(), port.list_rules()))
 
 
 def make_enforcer(conf):

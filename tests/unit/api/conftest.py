@@ -53,6 +53,18 @@ class FakeInventory:
             raise inv_base.NotOwned('%s not owned' % key)
         return []
 
+    def ports_of_project(self, project_id, server_id=None):
+        if self.fail:
+            raise self.fail
+        pairs = [(SERVER_A, PORT_A), (SERVER_B, PORT_B)]
+        return [inv_base.Port(id=port, device_id=server,
+                              project_id=project_id, host='compute-1',
+                              mac='fa:16:3e:00:00:01', ips=['10.0.0.5'],
+                              security_groups=[])
+                for server, port in pairs
+                if self.owners[port] == project_id
+                and server_id in (None, server)]
+
 
 class FakeControl:
     def __init__(self):

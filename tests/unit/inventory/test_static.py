@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from dpiaas.inventory import base
@@ -121,3 +123,44 @@ def test_load_reads_yaml_and_json(tmp_path):
     bad.write_text('ports: [\n')
     with pytest.raises(base.InventoryError, match='not valid YAML'):
         static.load(str(bad))
+
+
+def test_lookups_are_indexed_and_answer_like_a_scan(inv):
+    """ports_of by id, by server and by both gives what a scan of every
+    port gives (file order); remote groups resolve once and callers get
+    their own rule dicts."""
+    def scan(server_id=None, port_id=None):
+        return [p for p in inv.ports
+                if (not port_id or p.id == port_id)
+                and (not server_id or p.device_id == server_id)]
+    for kwargs in ({'port_id': PORT}, {'server_id': 'vm1'},
+                   {'server_id': 'vm1', 'port_id': 'other-port'},
+                   {'server_id': 'vm2', 'port_id': PORT},
+                   {'port_id': 'nope'}, {'server_id': 'nope'}):
+        assert inv.ports_of(**kwargs) == scan(**kwargs), kwargs
+    [port] = inv.ports_of(port_id=PORT)
+    first = inv.rules_of(port)
+    first[0]['protocol'] = 'changed'
+    assert inv.rules_of(port)[0]['protocol'] == 'udp'
+    assert inv.rules_of(port)[1]['remote_ips'] == ['10.0.0.7',
+                                                   '10.0.9.0/24']
+
+
+def test_a_pass_over_many_ports_is_linear():
+    n = 3000
+    ports = [{'id': 'p%d' % i, 'device_id': 'vm%d' % i,
+              'security_groups': ['sg'],
+              'fixed_ips': [{'ip_address': '10.1.%d.%d' % (i // 250,
+                                                           i % 250)}]}
+             for i in range(n)]
+    inv = static.StaticInventory({'ports': ports, 'security_groups': [
+        {'id': 'sg', 'security_group_rules': [
+            {'direction': 'ingress', 'ethertype': 'IPv4', 'protocol': 'udp',
+             'port_range_min': 5060, 'port_range_max': 5060,
+             'remote_group_id': 'sg'}]}]})
+    t0 = time.perf_counter()
+    for i in range(n):
+        [port] = inv.ports_of(port_id='p%d' % i)
+        assert len(inv.rules_of(port)[0]['remote_ips']) == n
+    # a scan per lookup took ~10 ms a port here (30 s); indexed ~2 us
+    assert time.perf_counter() - t0 < 3.0

@@ -12,7 +12,7 @@ COMMANDS = [
     'dpi alarm show', 'dpi collector list', 'dpi metric list',
     'dpi metric show', 'dpi monitor create', 'dpi monitor delete',
     'dpi monitor list', 'dpi monitor rebaseline', 'dpi monitor set',
-    'dpi monitor show',
+    'dpi monitor show', 'dpi port list',
 ]
 
 
