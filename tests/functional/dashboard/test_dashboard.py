@@ -142,8 +142,19 @@ def test_monitor_detail_shows_services_live_charts_and_flows(aio, page):
 def test_create_and_delete_a_monitor(aio, page):
     mon = aio.live_monitor()
     server = mon['server_id']
+    [port] = api(aio.url, 'GET', '/v1/ports')['ports']
+    assert port['server_id'] == server and port['monitorable']
+    assert port['monitor_id'] == mon['id']
     page.login('demo')
     p = page.page
+    # the ports table marks what is already watched, and offers none of it
+    page.goto('/monitors/new')
+    table = p.locator('#ports-table')
+    table.wait_for()
+    server_radio = p.get_by_role('radio', name='Server %s' % server[:8])
+    port_radio = p.get_by_role('radio', name='Port %s' % port['id'][:8])
+    assert server_radio.is_disabled() and port_radio.is_disabled()
+    assert 'Monitored by' in table.inner_text()
     page.goto('/monitors/%s' % mon['id'])
     p.get_by_role('button', name='Delete monitor').click()
     p.locator('dialog').get_by_role('button', name='Delete monitor').click()
@@ -151,7 +162,16 @@ def test_create_and_delete_a_monitor(aio, page):
     wait_for('the monitor gone', lambda: aio.demo_monitor() is None, 10)
     assert p.locator('tr[data-monitor-id="%s"]' % mon['id']).count() == 0
     p.get_by_role('link', name='+ Create monitor').click()
-    p.get_by_label('Server or port id (UUID)').fill(server)
+    # now free: pick it from the list, with the keyboard as well
+    server_radio.wait_for()
+    assert 'Can be monitored' in table.inner_text()
+    assert 'Monitored by' not in table.inner_text()
+    server_radio.check()
+    p.keyboard.press('ArrowDown')
+    assert port_radio.is_checked() and not server_radio.is_checked()
+    p.keyboard.press('ArrowUp')
+    assert server_radio.is_checked()
+    page.screenshot('create-monitor-pick')
     p.get_by_label('Name', exact=True).fill('demo again')
     p.get_by_label('Learning period (s)').fill('60')
     assert p.get_by_role('button', name='Create monitor').is_disabled()
@@ -160,6 +180,7 @@ def test_create_and_delete_a_monitor(aio, page):
     for line in ('http', 'dns', 'sip'):
         assert line in preview
     assert aio.demo_monitor() is None     # a preview creates nothing
+    assert server in p.locator('#preview-target').inner_text()
     page.screenshot('create-monitor-preview')
     p.get_by_role('button', name='Create monitor').click()
     p.wait_for_selector('#monitor-panel-overview dl.props')
