@@ -16,6 +16,14 @@ def command(name):
     return [os.path.join(BIN, name)]
 
 
+def db_sync(db_url):
+    """``dpiaas-manage db sync`` on ``db_url``, as an operator runs it."""
+    sync = subprocess.run(command('dpiaas-manage') +
+                          ['--database', db_url, 'db', 'sync'],
+                          capture_output=True, text=True, timeout=120)
+    assert sync.returncode == 0, sync.stderr
+
+
 class Proc:
     """A dpiaas service process with its own config file and log."""
 

@@ -136,10 +136,7 @@ def test_collectors_follow_the_cloud(tmp_path, openstack_stack, rabbitmq_url,
     db_name = 'dpiaas_cp_' + uuid.uuid4().hex[:8]
     postgresql_server.create_database(db_name)
     db_url = postgresql_server.url(db_name)
-    sync = subprocess.run(service_process.command('dpiaas-manage') +
-                          ['--database', db_url, 'db', 'sync'],
-                          capture_output=True, text=True, timeout=120)
-    assert sync.returncode == 0, sync.stderr
+    service_process.db_sync(db_url)
     storage = db_api.Storage(db_url)
 
     client_conf = tmp_path / 'client.conf'

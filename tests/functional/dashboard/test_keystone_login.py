@@ -23,11 +23,8 @@ from keystoneauth1.identity import v3
 import pytest
 
 from tests.functional.dashboard.conftest import _free_port
-from tests.functional.dashboard.conftest import CHROMIUM
-from tests.functional.dashboard.conftest import CHROMIUM_ARGS
 from tests.functional.dashboard.conftest import Page
 from tests.functional.dashboard.conftest import wait_for
-from tests.functional.rabbitmq import unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -119,29 +116,10 @@ def ks_api(openstack_stack, tmp_path_factory):
     assert 'Traceback' not in service.log(), service.log()
 
 
-@pytest.fixture(scope='module')
-def ks_browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable('Playwright for Python is not installed '
-                    '(pip install playwright)')
-    if not os.path.exists(CHROMIUM):
-        unavailable('Debian chromium is not installed (apt-get install '
-                    'chromium)')
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 @pytest.fixture
-def ks_page(ks_browser, ks_api, tmp_path):
+def ks_page(browser, ks_api, tmp_path):
     """A tab on the dashboard that records every URL it loads or asks."""
-    context = ks_browser.new_context(viewport={'width': 1366,
-                                               'height': 900})
+    context = browser.new_context(viewport={'width': 1366, 'height': 900})
     context.set_default_timeout(20000)
     p = Page(context.new_page(), ks_api, str(tmp_path))
     p.urls = []

@@ -15,7 +15,6 @@ it does so only after it has taken the monitor over and scored new
 intervals of it: the takeover time is from the kill to that change.
 """
 import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -82,11 +81,7 @@ class Pair:
                          for p in self.procs if p.log_path.exists())
 
     def up(self):
-        sync = subprocess.run(
-            service_process.command('dpiaas-manage') +
-            ['--database', self.db_url, 'db', 'sync'],
-            capture_output=True, text=True, timeout=120)
-        assert sync.returncode == 0, sync.stderr
+        service_process.db_sync(self.db_url)
         self.storage = db_api.Storage(self.db_url)
         client = self.tmp_path / 'client.conf'
         client.write_text('[DEFAULT]\ncontrol_exchange = %s\n'

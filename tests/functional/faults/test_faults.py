@@ -30,7 +30,6 @@ agent's buffer. Test 1 runs with the default configuration and with
 transient queues set explicitly (the mandatory flag alone must suffice).
 """
 import sqlite3
-import subprocess
 import time
 import uuid
 
@@ -118,11 +117,7 @@ class Deployment:
         return {p.name: p.text().count('Traceback') for p in self.procs}
 
     def up(self):
-        sync = subprocess.run(
-            service_process.command('dpiaas-manage') +
-            ['--database', self.db_url, 'db', 'sync'],
-            capture_output=True, text=True, timeout=120)
-        assert sync.returncode == 0, sync.stderr
+        service_process.db_sync(self.db_url)
         self.storage = db_api.Storage(self.db_url)
         client = self.tmp_path / 'client.conf'
         client.write_text('[DEFAULT]\ncontrol_exchange = %s\n'
