@@ -50,6 +50,8 @@ def diff(running, desired):
 
 # How long a collector started by an explicit cast wins over a sync.
 SYNC_GRACE_S = 5.0
+# one ring block: [agent] capture_ring_mb counts them
+RING_BLOCK = 1 << 20
 
 
 class AgentManager:
@@ -163,6 +165,8 @@ class AgentManager:
             collector, self.reporter, self._settings,
             tapfinder=self.tapfinder,
             workers=self.conf.agent.capture_workers,
+            capture_opts={'block_size': RING_BLOCK,
+                          'block_count': self.conf.agent.capture_ring_mb},
             retry_interval=self.conf.agent.tap_retry_interval, **kwargs)
         self.runners[collector['id']] = runner
         LOG.info('Starting collector %s (port %s, generation %s)',

@@ -38,7 +38,7 @@ class CollectorRunner:
 
     def __init__(self, collector, reporter, settings_factory,
                  tapfinder=None, workers=1, retry_interval=3.0,
-                 live_factory=_live_collector):
+                 live_factory=_live_collector, capture_opts=None):
         self.collector = dict(collector)
         self.id = collector['id']
         self.monitor_id = collector.get('monitor_id')
@@ -47,6 +47,8 @@ class CollectorRunner:
         self.settings_factory = settings_factory
         self.tapfinder = tapfinder or tapfinder_mod.TapFinder()
         self.workers = workers
+        # AF_PACKET ring geometry (block_size, block_count)
+        self.capture_opts = dict(capture_opts or {})
         self.retry_interval = retry_interval
         self.live_factory = live_factory
         self.status = STARTING
@@ -135,7 +137,8 @@ class CollectorRunner:
         self.interface = self.tapfinder.find(
             self.collector.get('port_id'), self.collector.get('tap_device'))
         live = self.live_factory(self.interface, spec, settings,
-                                 workers=self.workers)
+                                 workers=self.workers,
+                                 capture_opts=self.capture_opts)
         with self._lock:
             if self._stop.is_set():
                 return

@@ -76,10 +76,12 @@ class FakeLive:
 
     instances = []
 
-    def __init__(self, interface, spec, settings, workers=1):
+    def __init__(self, interface, spec, settings, workers=1,
+                 capture_opts=None):
         self.interface = interface
         self.spec = spec
         self.settings = settings
+        self.capture_opts = capture_opts
         self.stopped = threading.Event()
         self.vanish = threading.Event()
         FakeLive.instances.append(self)

@@ -165,3 +165,12 @@ def test_reports_reach_the_engine_with_collector_status(conf, engine):
                  engine.of('collector_status'), what='running status')
     finally:
         m.stop()
+
+
+def test_capture_ring_size_comes_from_the_config(manager, conf):
+    conf.set_override('capture_ring_mb', 4, group='agent')
+    fakes.FakeLive.instances.clear()
+    manager.start_collector(None, fakes.collector('a', 1))
+    wait_for(lambda: fakes.FakeLive.instances, what='capture started')
+    assert fakes.FakeLive.instances[0].capture_opts == {
+        'block_size': 1 << 20, 'block_count': 4}
