@@ -9,7 +9,15 @@ never scores) and scores a whole tick with a few array operations.
 Each monitor keeps its own parameters in its own row: nothing is pooled.
 Monitors whose models have no vectorised form (IsolationForest, LOF) are
 scored one by one.
+
+Feature building is batched too: the scorer keeps one
+:class:`~dpiaas.detect.features.FeatureBank` per feature schema, and
+:func:`process_tick` builds the vectors of all the monitors of a schema
+with a few matrix operations (per-monitor building was about 80 % of a
+tick).
 """
+import collections
+
 import numpy as np
 
 from dpiaas.detect import features
@@ -22,6 +30,9 @@ class BatchScorer(object):
         self._keys = []
         self._versions = []
         self._detectors = []
+        self._fast = []
+        self.banks = {}          # schema key -> FeatureBank
+        self._attached = {}      # key -> (bank, extractor)
         self.D = 1
         self._alloc(16, 1)
 
@@ -52,11 +63,13 @@ class BatchScorer(object):
             self._keys.append(key)
             self._versions.append(None)
             self._detectors.append(detector)
+            self._fast.append(False)
         i = self._rows[key]
         self._detectors[i] = detector
         self._load(i)
 
     def remove(self, key):
+        self._detach(key)
         i = self._rows.pop(key, None)
         if i is None:
             return
@@ -70,6 +83,32 @@ class BatchScorer(object):
         self._keys.pop()
         self._versions.pop()
         self._detectors.pop()
+        self._fast.pop()
+
+    def bank_for(self, key, extractor):
+        """The feature bank of this monitor's schema, with its extractor
+        attached (a new extractor, after a rebaseline, replaces the old
+        one's row)."""
+        had = self._attached.get(key)
+        if had is not None and had[1] is extractor:
+            return had[0]
+        self._detach(key)
+        skey = extractor.schema.key
+        bank = self.banks.get(skey)
+        if bank is None:
+            bank = self.banks[skey] = features.FeatureBank(extractor.schema)
+        bank.attach(extractor)
+        self._attached[key] = (bank, extractor)
+        return bank
+
+    def _detach(self, key):
+        had = self._attached.pop(key, None)
+        if had is None:
+            return
+        bank, extractor = had
+        bank.detach(extractor)
+        if not len(bank):
+            self.banks.pop(bank.schema.key, None)
 
     def _load(self, i):
         det = self._detectors[i]
@@ -95,6 +134,7 @@ class BatchScorer(object):
                 self.cvalid[i, :len(c)] = 0.0
                 self.thr[i, 1] = t
         self._versions[i] = det.version
+        self._fast[i] = self._vectorised(det)
 
     def _vectorised(self, det):
         return all(m.batch_kind for m in det.models) and \
@@ -115,7 +155,7 @@ class BatchScorer(object):
                 self._load(i)
                 if X.shape[1] != self.D:
                     X = np.pad(X, ((0, 0), (0, self.D - X.shape[1])))
-            if not self._vectorised(det):
+            if not self._fast[i]:
                 slow.append(j)
             idx[j] = i
             X[j, :len(x)] = x
@@ -138,27 +178,59 @@ class BatchScorer(object):
 
 
 def process_tick(monitors, samples, scorer):
-    """Run one tick for many monitors: per-monitor features, one batch
-    score, then each monitor's alarm evaluation.
+    """Run one tick for many monitors: features built per schema in
+    batches, one batch score, then each monitor's alarm evaluation.
 
     monitors: {key: Monitor}; samples: list of (key, ts, metrics,
-    interval_ms); returns {key: (Result, event or None)}.
+    interval_ms); returns {key: (Result, event or None)}. A key twice in
+    ``samples`` is run in a second pass (its intervals in order).
     """
-    done, todo = {}, []
-    for key, ts, metrics, interval_ms in samples:
+    done, todo, later, seen = {}, [], [], set()
+    groups = collections.defaultdict(list)
+    for sample in samples:
+        key, ts, metrics, interval_ms = sample
+        if key in seen:
+            later.append(sample)
+            continue
+        seen.add(key)
         mon = monitors[key]
-        was_active = mon.status == 'active'
+        det = mon.detector
+        if det.status == 'active':
+            began = det.begin(ts, metrics, interval_ms)
+            if isinstance(began, tuple):
+                bank = scorer.bank_for(key, det.extractor)
+                groups[bank].append((key, mon, ts, metrics) + began)
+            else:
+                done[key] = (began, mon._after(began))
+            continue
         finished, pending = mon.prepare(ts, metrics, interval_ms)
         if finished is not None:
             done[key] = finished
-            if mon.status == 'active' and not was_active:
-                scorer.set(key, mon.detector)
+            if mon.status == 'active':
+                scorer.set(key, det)
             continue
         if key not in scorer._rows:
-            scorer.set(key, mon.detector)
+            scorer.set(key, det)
         todo.append((key, pending))
+    for bank, rows in groups.items():
+        X, problems = bank.push([r[1].detector.extractor for r in rows],
+                                [r[3] for r in rows], [r[4] for r in rows],
+                                [r[5] for r in rows])
+        for (key, mon, ts, _, _, after_gap), x, problem in zip(
+                rows, X, problems):
+            if problem is not None:
+                result = mon.detector.pushed(ts, problem)
+                done[key] = (result, mon._after(result))
+                continue
+            if key not in scorer._rows:
+                scorer.set(key, mon.detector)
+            # a copy: the row joins the detector's history, which must
+            # not keep the whole tick's matrix alive
+            todo.append((key, (ts, (x.copy(), after_gap))))
     if todo:
         scores = scorer.score([(k, p[1][0]) for k, p in todo])
         for (key, pending), s in zip(todo, scores):
             done[key] = monitors[key].complete(pending, float(s))
+    if later:
+        done.update(process_tick(monitors, later, scorer))
     return done

@@ -26,6 +26,12 @@ from dpiaas.detect import params as params_mod
 
 HOLDOUT_BLOCK = 8
 MAX_FIT_ROWS = 2000
+# Retraining keeps at most this many normal rows per monitor, spread over
+# ``history_s`` (every n-th row, as float32): an hour at 2 Hz is 7,200
+# rows of ~60 features, 3.3 MB a monitor and 33 GB for an engine of
+# 10,000 had every row been kept; 1,000 rows are 0.2 MB, and still more
+# than a 300 s baseline gives the first fit.
+MAX_HISTORY_ROWS = 1000
 UNITS = {'rate': '/s', 'latency': 'ms', 'ratio': '', 'flag': '',
          'gauge': ''}
 
@@ -70,11 +76,21 @@ class Detector(object):
         self.trained_rows = 0
         self._history = collections.deque(maxlen=self._history_len())
         self._pending = collections.deque()
+        self._history_seen = 0
         self.version = getattr(self, 'version', 0) + 1
 
     def _history_len(self):
+        return min(self._history_intervals(), MAX_HISTORY_ROWS)
+
+    def _history_intervals(self):
         return max(int(self.params.history_s * 1000 /
                        self.params.interval_ms), 1)
+
+    @property
+    def history_stride(self):
+        """Keep every n-th normal row, so that the bounded history still
+        spans ``history_s``."""
+        return -(-self._history_intervals() // MAX_HISTORY_ROWS)
 
     def rebaseline(self):
         """Forget everything learned and learn a new baseline."""
@@ -158,6 +174,29 @@ class Detector(object):
                                  'not scored'), None
         return None, (x, after_gap)
 
+    def begin(self, ts, metrics, interval_ms=None):
+        """Batch path of an active detector, up to its features: a
+        skipped Result, or ``(dt, after_gap)`` when the interval is to be
+        pushed through ``self.extractor`` (maybe in a
+        :class:`~dpiaas.detect.features.FeatureBank`, which resets the
+        window first when ``after_gap``) and then :meth:`pushed`. The
+        same checks and bookkeeping as :meth:`prepare`."""
+        dt, gap, problem = self._check(ts, metrics, interval_ms)
+        if problem:
+            return Result(ts, 'skipped', reason=problem)
+        if gap:
+            self._gaps += 1
+        self._last_ts = ts
+        return dt, bool(gap)
+
+    def pushed(self, ts, problem):
+        """After a batch push: the skipped Result of a bad interval
+        (the bank has reset the window), else None."""
+        if problem is None:
+            return None
+        return Result(ts, 'skipped', reason='%s: interval skipped'
+                      % problem)
+
     def finish(self, ts, x, score, z=None, best=None, after_gap=False):
         """Second half of :meth:`step`: the Result of a scored vector."""
         anomalous = bool(score >= 1.0)
@@ -210,7 +249,7 @@ class Detector(object):
         names = set()
         for _, _, m, _ in self._learn:
             names.update(m)
-        self.schema = features.FeatureSchema(
+        self.schema = features.FeatureSchema.shared(
             names, self.params.window, self.params.window_stats)
         self.extractor = features.FeatureExtractor(self.schema)
         rows = []
@@ -273,15 +312,22 @@ class Detector(object):
         if result.after_gap:
             self._pending.clear()
         self._pending.append((result.ts, result.vector))
+        stride = self.history_stride
         while len(self._pending) > self.hold:
-            self._history.append(self._pending.popleft()[1])
+            row = self._pending.popleft()[1]
+            self._history_seen += 1
+            if self._history_seen % stride == 0:
+                self._history.append(np.asarray(row, dtype=np.float32))
         if self.retrain_due(result.ts):
             self.retrain()
 
     def retrain_due(self, ts):
         return (self.status == 'active' and self.trained_at is not None and
                 ts - self.trained_at >= self.params.retrain_interval_s and
-                len(self._history) >= self.params.min_baseline_intervals)
+                len(self._history) >= self.params.min_baseline_intervals
+                # never refit on fewer rows than the current fit had
+                and len(self._history) >= min(self._history.maxlen,
+                                              self.trained_rows))
 
     def retrain(self):
         """Refit on recent normal rows (the schema stays the same)."""

@@ -22,6 +22,7 @@ expected" so that the explicit zero-traffic and unanswered features carry
 that information instead of a made-up number.
 """
 import warnings
+import weakref
 
 import numpy as np
 
@@ -38,6 +39,13 @@ MIN_DENOMINATOR = 5
 LATENCY_FLOOR_MS = 15.0
 HEALTH_PREFIX = 'capture.'
 BYTES_FLOOR = 0.15
+GENERIC_PREFIX = 'generic.'
+# Packets of one TCP connection's life on an opaque (generic) service:
+# handshake, a protocol greeting, teardown. Clients and pools open and
+# close connections with nothing wrong (Kamailio's workers reconnect to
+# their database one by one for a minute after it restarts): a change of
+# less than one connection per interval is not news on such a link.
+CONNECTION_PACKETS = 8
 
 WINDOW_STATS = ('mean', 'max', 'spread')
 _FINAL = {
@@ -156,6 +164,7 @@ class FeatureSchema(object):
         self.metrics = metrics
         self.kinds = all_kinds
         self.size = len(names)
+        self.key = (tuple(self.metric_names), self.window, self.stats)
         self.n_ratio = len(self.ratio_idx)
         self.n_counts = len(self.counts)
         self.n_cont = len(self.cont_idx)
@@ -169,7 +178,25 @@ class FeatureSchema(object):
 
     @classmethod
     def from_dict(cls, d):
-        return cls(d['metric_names'], d['window'], d['stats'])
+        return cls.shared(d['metric_names'], d['window'], d['stats'])
+
+    # equal schemas -> one object (weak: gone with their last monitor)
+    _shared = weakref.WeakValueDictionary()
+
+    @classmethod
+    def shared(cls, metric_names, window=3, stats=WINDOW_STATS):
+        """The schema of these metrics, one object for all monitors
+        that have it: thousands of monitors of the same kind of server
+        need not hold thousands of copies of the same name lists and
+        matrices, and a :class:`FeatureBank` groups them by it."""
+        key = (tuple(sorted(m for m in set(metric_names)
+                            if not m.startswith(HEALTH_PREFIX))),
+               int(window), tuple(stats))
+        schema = cls._shared.get(key)
+        if schema is None:
+            schema = cls(metric_names, window, stats)
+            cls._shared[key] = schema
+        return schema
 
     def _compile(self):
         """Index arrays and small matrices so that one interval costs a
@@ -240,6 +267,40 @@ class FeatureSchema(object):
         return out, num, den
 
 
+class _Rings(object):
+    """The rolling windows of one or more extractors of equal schemas,
+    one row each: a :class:`FeatureBank` updates all its rows at once,
+    a lone extractor has a one-row store of its own."""
+
+    def __init__(self, schema, rows=1):
+        w = max(schema.window, 1)
+        self.ring = np.full((rows, w, schema.n_base), np.nan)
+        self.num = np.zeros((rows, w, schema.n_ratio))
+        self.den = np.zeros((rows, w, schema.n_ratio))
+        self.n = np.zeros(rows, dtype=np.int64)
+
+    def grow(self, rows):
+        for name, fill in (('ring', np.nan), ('num', 0.0), ('den', 0.0),
+                           ('n', 0)):
+            old = getattr(self, name)
+            new = np.full((rows,) + old.shape[1:], fill, dtype=old.dtype)
+            new[:len(old)] = old
+            setattr(self, name, new)
+
+    def reset(self, rows):
+        self.ring[rows] = np.nan
+        self.num[rows] = 0.0
+        self.den[rows] = 0.0
+        self.n[rows] = 0
+
+    def copy_row(self, i, other, j):
+        """Row ``i`` of this store := row ``j`` of ``other``."""
+        self.ring[i] = other.ring[j]
+        self.num[i] = other.num[j]
+        self.den[i] = other.den[j]
+        self.n[i] = other.n[j]
+
+
 class FeatureExtractor(object):
     """Stateful per-monitor extractor: base vectors plus rolling windows.
 
@@ -250,22 +311,40 @@ class FeatureExtractor(object):
     share of empty intervals. ``reset()`` forgets the window (after a gap
     or a collector restart) so that statistics never span missing
     intervals.
+
+    The window lives in one row of a :class:`_Rings` store: the
+    extractor's own, or a :class:`FeatureBank`'s once attached to one
+    (then the bank's :meth:`FeatureBank.push` and this object's
+    :meth:`push` update the same numbers).
     """
 
     def __init__(self, schema):
         self.schema = schema
-        w = max(schema.window, 1)
-        nr = len(schema.ratio_idx)
-        self._ring = np.full((w, schema.n_base), np.nan)
-        self._num = np.zeros((w, nr))
-        self._den = np.zeros((w, nr))
-        self._n = 0
+        self._rings = _Rings(schema)
+        self._row = 0
+
+    @property
+    def _ring(self):
+        return self._rings.ring[self._row]
+
+    @property
+    def _num(self):
+        return self._rings.num[self._row]
+
+    @property
+    def _den(self):
+        return self._rings.den[self._row]
+
+    @property
+    def _n(self):
+        return int(self._rings.n[self._row])
+
+    @_n.setter
+    def _n(self, value):
+        self._rings.n[self._row] = value
 
     def reset(self):
-        self._ring[:] = np.nan
-        self._num[:] = 0
-        self._den[:] = 0
-        self._n = 0
+        self._rings.reset(self._row)
 
     def push(self, metrics, dt):
         """Add one interval and return its full feature vector."""
@@ -274,12 +353,18 @@ class FeatureExtractor(object):
         w = sc.window
         if w <= 1:
             return base
-        slot = self._n % w
-        self._ring[slot] = base
-        self._num[slot] = nums
-        self._den[slot] = dens
-        self._n += 1
-        ring = self._ring if self._n >= w else self._ring[:self._n]
+        rings, row = self._rings, self._row
+        n = int(rings.n[row])
+        slot = n % w
+        ring, num_ring = rings.ring[row], rings.num[row]
+        den_ring = rings.den[row]
+        ring[slot] = base
+        num_ring[slot] = nums
+        den_ring[slot] = dens
+        n += 1
+        rings.n[row] = n
+        if n < w:
+            ring = ring[:n]
         # rates, latencies and gauges are the first columns, in order
         cont = ring[:, :sc.n_cont]
         parts = [base]
@@ -297,17 +382,204 @@ class FeatureExtractor(object):
                         n > 0, total / np.maximum(n, 1), np.nan)
                 parts.append(mean)
                 continue
+            if stat == 'median':
+                parts.append(window_median(cont, 0))
+                continue
             if hi is None:
                 hi = np.fmax.reduce(cont, axis=0)
             if stat == 'max':
                 parts.append(hi)
             else:
                 parts.append(hi - np.fmin.reduce(cont, axis=0))
-        num = self._num.sum(axis=0)
-        den = self._den.sum(axis=0)
+        num = num_ring.sum(axis=0)
+        den = den_ring.sum(axis=0)
         parts.append(np.where(den >= MIN_DENOMINATOR,
                               num / np.maximum(den, 1.0), np.nan))
         return np.concatenate(parts)
+
+
+class FeatureBank(object):
+    """Many monitors' extractors of one schema, their windows stacked.
+
+    One interval of each of ``k`` monitors becomes a ``(k x counts)``
+    matrix and goes through the arithmetic of
+    :meth:`FeatureSchema.base_vector` and :meth:`FeatureExtractor.push`
+    as a few matrix operations instead of a dozen small numpy calls per
+    monitor (most of a tick's cost at thousands of monitors). Each row
+    is still one monitor's own window, with the same numbers the
+    one-by-one path gives; nothing is pooled across monitors.
+    """
+
+    def __init__(self, schema, rows=16):
+        self.schema = schema
+        self.rings = _Rings(schema, rows)
+        self._free = list(range(rows - 1, -1, -1))
+        self.members = {}         # row -> extractor
+
+    def __len__(self):
+        return len(self.members)
+
+    def attach(self, extractor):
+        """Move an extractor's window into the bank (its state goes
+        along)."""
+        if extractor._rings is self.rings:
+            return
+        if not self._free:
+            old = len(self.rings.n)
+            self.rings.grow(2 * old)
+            self._free = list(range(2 * old - 1, old - 1, -1))
+        row = self._free.pop()
+        self.rings.copy_row(row, extractor._rings, extractor._row)
+        extractor._rings, extractor._row = self.rings, row
+        extractor.schema = self.schema
+        self.members[row] = extractor
+
+    def detach(self, extractor):
+        """Give an extractor its window back as a store of its own."""
+        if extractor._rings is not self.rings:
+            return
+        own = _Rings(self.schema)
+        own.copy_row(0, self.rings, extractor._row)
+        self.members.pop(extractor._row, None)
+        self._free.append(extractor._row)
+        extractor._rings, extractor._row = own, 0
+
+    def _values(self, metrics):
+        """``(k x (counts + levels))`` floats, and per row the reason it
+        cannot be used (None when it can)."""
+        sc = self.schema
+        counts, levels = sc.counts, sc.levels
+        rows = [[get(m, 0) for m in counts] + [get(m) for m in levels]
+                for get in (d.get for d in metrics)]
+        problems = [None] * len(rows)
+        try:
+            return np.array(rows, dtype=float).reshape(
+                len(rows), len(counts) + len(levels)), problems
+        except (TypeError, ValueError):
+            pass
+        out = np.zeros((len(rows), len(counts) + len(levels)))
+        for i, r in enumerate(rows):
+            try:
+                out[i] = np.array(r, dtype=float)
+            except (TypeError, ValueError):
+                problems[i] = 'a metric value is not a number'
+        return out, problems
+
+    @staticmethod
+    def _median(cont):
+        """:func:`window_median` along axis 1 of ``(k, window, n)``,
+        the same numbers, without ``nanmedian``'s per-slice masked path
+        (most of a batched tick's time when some windows hold NaN)."""
+        s = np.sort(cont, axis=1)                 # NaN last
+        v = (~np.isnan(cont)).sum(axis=1)
+        lo = np.maximum((v - 1) // 2, 0)[:, None, :]
+        hi = np.maximum(v // 2, 0)[:, None, :]
+        a = np.take_along_axis(s, lo, axis=1)[:, 0, :]
+        b = np.take_along_axis(s, hi, axis=1)[:, 0, :]
+        with np.errstate(invalid='ignore', over='ignore'):
+            mid = np.where(v % 2 == 1, a, (a + b) / 2.0)
+        return np.where(v > 0, mid, np.nan)
+
+    def push(self, extractors, metrics, dt, reset):
+        """One interval for each of ``extractors`` (attached to this
+        bank): ``metrics`` dicts, ``dt`` seconds, ``reset`` booleans
+        (forget the window first: a gap). Returns the ``(k x size)``
+        feature vectors and, per row, None or why the interval is bad
+        (:class:`BadInterval`'s message; that row's window is reset, as
+        :meth:`FeatureExtractor.push`'s caller does)."""
+        sc = self.schema
+        R = self.rings
+        rows = np.fromiter((e._row for e in extractors), dtype=np.int64,
+                           count=len(extractors))
+        reset = np.asarray(reset, dtype=bool)
+        if reset.any():
+            R.reset(rows[reset])
+        V, problems = self._values(metrics)
+        nc = sc.n_counts
+        c = V[:, :nc]
+        c[np.isnan(c)] = 0.0              # a count reported as None
+        with np.errstate(invalid='ignore', over='ignore'):
+            ok = (c >= 0).all(axis=1) & (c.sum(axis=1) < np.inf)
+        for i in np.flatnonzero(~ok):
+            if problems[i] is None:
+                problems[i] = 'negative or infinite count'
+        bad = np.array([p is not None for p in problems], dtype=bool)
+        if bad.any():
+            R.reset(rows[bad])
+            c[bad] = 0.0
+        num = c @ sc._a_num.T
+        den = c @ sc._a_den.T
+        with np.errstate(invalid='ignore', divide='ignore'):
+            ratio = np.where(den >= MIN_DENOMINATOR,
+                             num / np.maximum(den, 1.0), np.nan)
+        svc_zero = (c @ sc._a_pkt.T) == 0
+        inv_dt = 1.0 / np.asarray(dt, dtype=float).reshape(-1, 1)
+        base = np.concatenate((c * inv_dt, V[:, nc:], ratio, svc_zero,
+                               ~c.any(axis=1)[:, None]), axis=1)
+        w = sc.window
+        if w <= 1:
+            return base, problems
+        good = ~bad
+        g = rows[good]
+        n = R.n[g]
+        slot = n % w
+        R.ring[g, slot] = base[good]
+        R.num[g, slot] = num[good]
+        R.den[g, slot] = den[good]
+        n = n + 1
+        R.n[g] = n
+        k = len(rows)
+        ring = np.full((k, w, sc.n_cont), np.nan)
+        ring[good] = R.ring[g, :, :sc.n_cont]
+        filled = np.zeros((k, w), dtype=bool)
+        filled[good] = np.arange(w)[None, :] < n[:, None]
+        cont = np.where(filled[:, :, None], ring, np.nan)
+        count = np.maximum(filled.sum(axis=1), 1)
+        parts = [base]
+        hi = None
+        with np.errstate(invalid='ignore', divide='ignore'):
+            for stat in sc.stats:
+                if stat == 'mean':
+                    mean = np.where(filled[:, :, None], cont, 0.0).sum(
+                        axis=1) * (1.0 / count)[:, None]
+                    if sc.n_cont > sc.n_counts:
+                        lv = cont[:, :, sc.n_counts:]
+                        missing = np.isnan(lv)
+                        nv = w - missing.sum(axis=1)
+                        total = np.where(missing, 0.0, lv).sum(axis=1)
+                        mean[:, sc.n_counts:] = np.where(
+                            nv > 0, total / np.maximum(nv, 1), np.nan)
+                    parts.append(mean)
+                    continue
+                if stat == 'median':
+                    parts.append(self._median(cont))
+                    continue
+                if hi is None:
+                    hi = np.fmax.reduce(cont, axis=1)
+                if stat == 'max':
+                    parts.append(hi)
+                else:
+                    parts.append(hi - np.fmin.reduce(cont, axis=1))
+            wnum = np.zeros((k, sc.n_ratio))
+            wden = np.zeros((k, sc.n_ratio))
+            wnum[good] = R.num[g].sum(axis=1)
+            wden[good] = R.den[g].sum(axis=1)
+            parts.append(np.where(wden >= MIN_DENOMINATOR,
+                                  wnum / np.maximum(wden, 1.0), np.nan))
+        return np.concatenate(parts, axis=1), problems
+
+
+def window_median(cont, axis):
+    """Median over the window, missing (NaN) levels left out.
+
+    Unlike the mean, the median of a few intervals does not echo a
+    single-interval spike into the next ``window`` intervals (one
+    database reconnection would otherwise look like a three-interval
+    change to a k-of-n alarm), while a shift that lasts moves it at once.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        return np.nanmedian(cont, axis=axis)
 
 
 def scale_floor(schema, center, mean_counts_per_s, dt,
@@ -315,20 +587,43 @@ def scale_floor(schema, center, mean_counts_per_s, dt,
     """Smallest sensible spread per feature, so that a feature constant in
     the baseline (MAD 0) does not make every tiny change infinitely
     anomalous: one event per interval (Poisson std at least 1) for rates,
-    ``latency_floor_ms`` or 25 % for latency (a p95 of a dozen samples
-    jumps with the host's load), 1 % for gauges, 8 points for ratios, and
-    for flags the Bernoulli spread of how often they were set."""
+    one connection's packets for opaque services (and for their bytes,
+    that times the mean packet size), ``latency_floor_ms`` or 25 % for
+    latency (a p95 of a dozen samples jumps with the host's load), 1 % for
+    gauges, 8 points for ratios, and for flags the Bernoulli spread of how
+    often they were set."""
     floor = np.empty(schema.size)
+    first = {}
+    for i, name in enumerate(schema.names):
+        first.setdefault(name, i)
+
+    def count_floor(i):
+        lam = max(mean_counts_per_s[i] * dt, 1.0)
+        if schema.metrics[i].startswith(GENERIC_PREFIX):
+            # an opaque service's traffic changes a connection at a time
+            lam = max(lam, CONNECTION_PACKETS ** 2)
+        return np.sqrt(lam) / dt
+
     for i, kind in enumerate(schema.kinds):
         c = abs(center[i]) if np.isfinite(center[i]) else 0.0
         if kind == 'rate':
-            lam = max(mean_counts_per_s[i] * dt, 1.0)
-            floor[i] = max(np.sqrt(lam) / dt, 0.05 * c)
+            floor[i] = max(count_floor(i), 0.05 * c)
             if '.bytes_' in schema.metrics[i]:
                 # bytes are packets times sizes that vary with the
                 # message mix (a database link's periodic write-backs
                 # move them 20 % with nothing wrong): not Poisson counts
-                floor[i] = max(floor[i], BYTES_FLOOR * c)
+                floor[i] = max(BYTES_FLOOR * c, 0.05 * c,
+                               np.sqrt(max(mean_counts_per_s[i] * dt,
+                                           1.0)) / dt)
+                # an opaque service's bytes change a connection at a
+                # time too: its packet floor times the mean packet size
+                # (decoded services have their messages' own features)
+                j = first.get(schema.names[i].replace('.bytes_',
+                                                      '.packets_', 1))
+                if (j is not None and mean_counts_per_s[j] > 0 and
+                        schema.metrics[i].startswith(GENERIC_PREFIX)):
+                    size = mean_counts_per_s[i] / mean_counts_per_s[j]
+                    floor[i] = max(floor[i], size * count_floor(j))
         elif kind == 'latency':
             floor[i] = max(latency_floor_ms, 0.25 * c)
         elif kind == 'gauge':

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from dpiaas.detect import detector as detector_mod
 from dpiaas.detect import monitor as monitor_mod
 from dpiaas.detect import params as params_mod
 from dpiaas.detect import state as state_mod
@@ -147,8 +148,10 @@ def test_latency_floor_is_per_monitor():
 
 
 def test_retraining_never_learns_alarm_periods():
+    # 300 s: every normal row is kept (no decimation)
     mon, trace = make_monitor(baseline_s=20.0, retrain_interval_s=20.0,
-                              history_s=600.0)
+                              history_s=300.0)
+    assert mon.detector.history_stride == 1
     f = Feeder(mon, trace)
     f.learn()
     f.feed(60)
@@ -228,7 +231,7 @@ def test_tenant_models_are_separate():
 def test_params_validation_is_one_line():
     for bad in ({'sensitivity': 2}, {'bogus': 1}, {'raise_k': 5},
                 {'clear_intervals': 1}, {'models': ''},
-                {'window_stats': 'median'}):
+                {'window_stats': 'mode'}):
         with pytest.raises(params_mod.InvalidParams) as e:
             params_mod.DetectorParams.build(bad)
         assert '\n' not in str(e.value)
@@ -256,3 +259,17 @@ def test_paper_anomalies_detected_fast_without_false_alarms():
     for kind, r in out['kinds'].items():
         assert all(d is not None and d <= 3 for d in r['delays']), kind
         assert all(r['named']), kind
+
+
+def test_retraining_history_is_bounded_and_spans_history_s():
+    """An hour at 2 Hz is 7,200 rows: the detector keeps every 8th as
+    float32 (1,000 rows), not 3 MB a monitor."""
+    d = detector_mod.Detector('m', 'p', params_mod.DetectorParams(
+        history_s=3600.0))
+    for i in range(9000):
+        d.learn(detector_mod.Result(float(i), 'active', score=0.1,
+                                    vector=np.full(4, float(i))), 'ok')
+    assert len(d._history) == detector_mod.MAX_HISTORY_ROWS
+    assert d._history[0].dtype == np.float32
+    rows_spanned = d._history[-1][0] - d._history[0][0]
+    assert rows_spanned >= 7200 - d.history_stride
