@@ -233,6 +233,8 @@ def measure(args, transport_url, log):
                         'log_file = %s\n[agent]\nreport_interval = 5\n'
                         % (host, transport_url,
                            os.path.join(work, 'agent.log')))
+                if getattr(args, 'ring_mb', None):
+                    f.write('capture_ring_mb = %d\n' % args.ring_mb)
             exe = os.path.join(os.path.dirname(sys.executable),
                                'dpiaas-agent')
             agent = subprocess.Popen([exe, '--config-file', agent_conf],
