@@ -5,13 +5,14 @@ A byte-by-byte loop costs about a nanosecond per byte here; loading eight
 bytes at once (an unaligned 64-bit load, which numba cannot express, hence
 the small LLVM intrinsic) and testing them together with the classic
 "has a zero byte" bit trick is several times faster on lines of typical
-header length.
+header length; sixteen at a time by a vector compare is faster again.
 """
 import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
+from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
 _ONES = np.uint64(0x0101010101010101)
@@ -31,15 +32,51 @@ def _load_u64(typingctx, arr, idx):
     return sig, codegen
 
 
+@intrinsic
+def _match16(typingctx, arr, idx, ch):
+    """Bit k set when arr[idx + k] == ch, for k < 16 (caller checks
+    bounds): one unaligned 16-byte load and compare (SSE2, every x86-64)."""
+    sig = types.uint32(arr, idx, ch)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        i8 = ir.IntType(8)
+        vty = ir.VectorType(i8, 16)
+        vec = builder.load(builder.bitcast(ptr, vty.as_pointer()), align=1)
+        c = builder.trunc(args[2], i8) if args[2].type != i8 else args[2]
+        splat = ir.Constant(vty, [ir.Undefined] * 16)
+        for k in range(16):
+            splat = builder.insert_element(splat, c, ir.Constant(
+                ir.IntType(32), k))
+        eq = builder.icmp_unsigned('==', vec, splat)
+        bits = builder.bitcast(eq, ir.IntType(16))
+        return builder.zext(bits, ir.IntType(32))
+    return sig, codegen
+
+
 @numba.njit(cache=True, inline='always', _nrt=False)
 def find_byte(a, s, e, ch):
-    """Index of the first ``ch`` in a[s:e], or ``e`` when there is none."""
-    pattern = np.uint64(ch) * _ONES
+    """Index of the first ``ch`` in a[s:e], or ``e`` when there is none.
+
+    Sixteen bytes per step by vector compare, the position of the first
+    match by counting trailing zeros of the match mask (a byte loop over
+    the last word cost a branch mispredict per line); eight bytes by the
+    bit trick, then bytes, for the tail.
+    """
     i = s
-    while i + 8 <= e:
-        x = _load_u64(a, i) ^ pattern
-        if ((x - _ONES) & ~x & _HIGHS) != 0:
-            break
+    while i + 16 <= e:
+        mk = _match16(a, i, np.uint8(ch))
+        if mk != 0:
+            return i + np.int64(trailing_zeros(mk))
+        i += 16
+    if i + 8 <= e:
+        x = _load_u64(a, i) ^ (np.uint64(ch) * _ONES)
+        z = (x - _ONES) & ~x & _HIGHS
+        if z != 0:
+            # exact for the lowest set bit: false positives only come from
+            # a borrow out of a real zero byte below them
+            return i + np.int64(trailing_zeros(z) >> 3)
         i += 8
     while i < e:
         if a[i] == ch:

@@ -30,6 +30,7 @@ import socket
 import numba
 import numpy as np
 
+from dpiaas.dpi import bytescan
 from dpiaas.dpi import headers
 
 MAX_LOAD = 0.75
@@ -168,6 +169,15 @@ def find_hash(t, h):
 
 
 @numba.njit(cache=True, _nrt=False, inline='always')
+def prefetch_home(t, h):
+    """Hint the CPU to fetch the key and count rows of h's home slot (where
+    a lookup of h starts), for a lookup a little later."""
+    s = np.int64(h & np.uint64(len(t.key) - 1))
+    bytescan.prefetch(t.key, s * ROW)
+    bytescan.prefetch(t.cnt, s * ROW)
+
+
+@numba.njit(cache=True, _nrt=False, inline='always')
 def insert(t, h, a_hi, a_lo, b_hi, b_lo, ppa, ts, app):
     """Store a flow known to be absent; its slot, or -1 if none is free.
 
@@ -301,14 +311,30 @@ _V4_HI = int(headers.V4_MAPPED_HI)
 _V4_PREFIX = int(headers.V4_MAPPED_LO) >> 32
 
 
+_IP_TEXT = {}
+_IP_TEXT_MAX = 65536
+
+
 def ip_text(hi, lo):
     """An address column pair as text: IPv4 when IPv4-mapped.
 
     socket's formatting, ten times faster than ``ipaddress`` objects, which
-    dominated the cost of publishing flow records.
+    dominated the cost of publishing flow records; the same few addresses
+    recur in every interval's heavy hitters, so the texts are remembered
+    (a bounded cache, emptied when full).
     """
     hi = int(hi)
     lo = int(lo)
+    key = (hi, lo)
+    text = _IP_TEXT.get(key)
+    if text is None:
+        if len(_IP_TEXT) >= _IP_TEXT_MAX:
+            _IP_TEXT.clear()
+        text = _IP_TEXT[key] = _ip_text(hi, lo)
+    return text
+
+
+def _ip_text(hi, lo):
     if hi == _V4_HI and (lo >> 32) == _V4_PREFIX:
         return socket.inet_ntop(socket.AF_INET,
                                 (lo & 0xFFFFFFFF).to_bytes(4, 'big'))
@@ -363,12 +389,13 @@ def flow_dicts(keys, cnts):
     last = (keys[:, K_LAST].astype(np.float64) / 1e9).tolist()
     counts = counts_of(cnts[:, C_PK:C_BY + 2])
     app = cnts[:, C_APP].astype(np.int64).tolist()
+    addr = keys[:, K_AHI:K_BLO + 1].tolist()
     out = []
-    for i, k in enumerate(keys):
+    for i, (ahi, alo, bhi, blo) in enumerate(addr):
         c = counts[i]
         out.append({
-            'src': ip_text(k[K_AHI], k[K_ALO]),
-            'dst': ip_text(k[K_BHI], k[K_BLO]),
+            'src': ip_text(ahi, alo),
+            'dst': ip_text(bhi, blo),
             'sport': sport[i], 'dport': dport[i], 'proto': proto[i],
             'first_seen': first[i], 'last_seen': last[i],
             'packets_ab': c[0], 'bytes_ab': c[2],

@@ -50,8 +50,21 @@ class Reassembler:
         Returns a PacketBatch of completed datagrams (or None).
         """
         out = []
-        for i in indices:
-            done = self._add(b, h, int(i))
+        # the columns of just these packets as Python ints, once: int() of
+        # numpy scalars per field was most of the cost of a fragment
+        idx = np.asarray(indices, dtype=np.int64)
+        off = b.off[idx].tolist()
+        caplen = b.caplen[idx].tolist()
+        l3_off = h.l3_off[idx].tolist()
+        ipver = h.ipver[idx].tolist()
+        ts_ns = b.ts_ns[idx].tolist()
+        wirelen = b.wirelen[idx].tolist()
+        buf = b.buf
+        for k in range(len(off)):
+            start = off[k]
+            done = self._add(buf[start:start + caplen[k]].tobytes(),
+                             l3_off[k] - start, ipver[k], ts_ns[k],
+                             wirelen[k])
             if done is not None:
                 out.append(done)
         if not out:
@@ -70,14 +83,10 @@ class Reassembler:
             del self.pending[key]
             self.dropped += dg.count
 
-    def _add(self, b, h, i):
-        start = int(b.off[i])
-        end = start + int(b.caplen[i])
-        l3 = int(h.l3_off[i])
-        raw = b.buf[start:end].tobytes()
-        l3r = l3 - start
-        ts = int(b.ts_ns[i])
-        parsed = _parse_fragment(raw, l3r, int(h.ipver[i]))
+    def _add(self, raw, l3r, family, ts, wirelen):
+        """Take one fragment (its captured bytes ``raw``, IP header at
+        ``l3r``); the completed datagram or None."""
+        parsed = _parse_fragment(raw, l3r, family)
         if parsed is None:
             return None
         key, offset, more, payload, l3hdr, nh = parsed
@@ -88,7 +97,7 @@ class Reassembler:
                 self.dropped += old.count
             dg = self.pending[key] = _Datagram(ts)
         dg.count += 1
-        dg.wire += int(b.wirelen[i])
+        dg.wire += wirelen
         if offset + len(payload) > self.max_size:
             del self.pending[key]
             self.dropped += dg.count
@@ -98,7 +107,7 @@ class Reassembler:
             dg.l2 = raw[:l3r]
             dg.l3hdr = l3hdr
             dg.nh = nh
-            dg.family = int(h.ipver[i])
+            dg.family = family
         if not more:
             dg.total = offset + len(payload)
         if dg.total is None or dg.l2 is None:
@@ -142,14 +151,24 @@ def _parse_fragment(raw, l3, family):
 
 
 def _join(parts, total):
+    """The datagram's payload, or None while a byte is missing.
+
+    Parts are copied in arrival order (a later overlapping fragment wins);
+    coverage is checked on the parts sorted by offset, not byte by byte.
+    """
+    covered = 0
+    for off in sorted(parts):
+        if off > covered:
+            return None
+        covered = max(covered, off + len(parts[off]))
+        if covered >= total:
+            break
+    if covered < total:
+        return None
     out = bytearray(total)
-    have = np.zeros(total, dtype=bool)
     for off, data in parts.items():
         data = data[:max(0, total - off)]
         out[off:off + len(data)] = data
-        have[off:off + len(data)] = True
-    if not have.all():
-        return None
     return bytes(out)
 
 

@@ -14,6 +14,7 @@ import numba
 import numpy as np
 
 from dpiaas.dpi import batch as batch_mod
+from dpiaas.dpi import bytescan
 
 # Values of the ``frag`` column.
 FRAG_NONE = 0
@@ -25,6 +26,9 @@ ST_OK = 0          # L4 decoded (or not TCP/UDP: proto says which)
 ST_NOT_IP = 1      # ARP, LLDP, ...
 ST_TRUNCATED = 2   # captured bytes end inside a header
 ST_BAD = 3         # header fields impossible (bad IHL, data offset ...)
+
+# Packets ahead whose first bytes the decoder asks the CPU to fetch.
+PREFETCH_AHEAD = 8
 
 V4_MAPPED_HI = np.uint64(0)
 V4_MAPPED_LO = np.uint64(0x0000FFFF00000000)
@@ -120,6 +124,10 @@ def decode_headers(buf, off, caplen, n, linktype, status, ipver, proto, frag,
                    dst_mac, sport, dport, tcp_flags, tcp_seq, pl_off, pl_len,
                    fhash, fdir):
     for i in range(n):
+        if i + PREFETCH_AHEAD < n:
+            # the header lines of a later packet: its load overlaps this
+            # packet's work instead of stalling the next iteration
+            bytescan.prefetch(buf, off[i + PREFETCH_AHEAD])
         p = off[i]
         end = p + caplen[i]
         status[i] = ST_NOT_IP

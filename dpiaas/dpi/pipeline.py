@@ -109,10 +109,13 @@ class Collector:
         self.pend = latency.new_pending(s.pending_table_size)
         self.lat, self.latn = latency.new_samples(
             nrows * m.LAT_SLOTS_PER_ROW, s.latency_samples)
+        self.pct = np.zeros((len(self.latn), 2))
         self.rng = np.array([0x9E3779B97F4A7C15], dtype=np.uint64)
         self.timeout_ns = int(s.pending_timeout_s * NS)
         self.headers = hdr.Headers(s.batch_size)
         self.app_col = np.zeros(s.batch_size, dtype=np.int8)
+        # columns of reassembled datagrams (grown on demand, reused)
+        self.frag_headers = hdr.Headers(64)
         self.reassembler = fragments.Reassembler(
             s.fragment_max_datagrams, s.fragment_timeout_s)
         self.flows = None
@@ -203,7 +206,7 @@ class Collector:
             done = self.reassembler.add_batch(b, h, frag_idx + i)
             if done is not None:
                 # the datagrams belong to this interval: run them now
-                h2 = hdr.Headers(len(done))
+                h2 = self.frag_headers
                 h2.decode(done)
                 app2 = np.zeros(len(done), dtype=np.int8)
                 saved = self.app_col
@@ -249,6 +252,9 @@ class Collector:
         # scalars was a visible part of closing an interval
         seen_cols = [np.flatnonzero(row).tolist() for row in self.seen]
         values_all = cnt.tolist()
+        # every slot's p50/p95 in one compiled call (NaN: no sample)
+        latency.percentiles_all(self.lat, self.latn, self.pct)
+        pct_all = self.pct.tolist()
         for r, row_names in enumerate(names.names):
             values = values_all[r]
             for c in seen_cols[r]:
@@ -256,11 +262,11 @@ class Collector:
             app, port = names.row_keys[r]
             for app_id in (m.APP_SIP, m.APP_HTTP, m.APP_DNS):
                 slot = r * m.LAT_SLOTS_PER_ROW + app_id
-                pct = latency.percentiles(self.lat, self.latn, slot)
-                if pct is not None:
+                p50, p95 = pct_all[slot]
+                if p50 == p50:
                     prefix = '%s.%s.latency_ms.' % (m.APP_NAMES[app_id], port)
-                    metrics[prefix + 'p50'] = pct[0]
-                    metrics[prefix + 'p95'] = pct[1]
+                    metrics[prefix + 'p50'] = round(p50, 3)
+                    metrics[prefix + 'p95'] = round(p95, 3)
                     if samples is not None:
                         k = min(int(self.latn[slot]), self.lat.shape[1])
                         samples[prefix] = self.lat[slot, :k].copy()

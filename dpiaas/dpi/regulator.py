@@ -159,6 +159,31 @@ def _patterns(v, rs):
     return pat, pos
 
 
+# (seed, layers) -> (rng seeds, [(pat, pos, fire, res)] per layer): the
+# random draws and estimate tables of new_sketch, which cost more than a
+# whole interval of packets (13 ms) and are the same for every collector.
+_LAYOUTS = {}
+
+
+def _layout(seed, vts):
+    """The deterministic part of a sketch, computed once per process."""
+    key = (seed, tuple(vts))
+    got = _LAYOUTS.get(key)
+    if got is None:
+        rs = np.random.RandomState(seed)
+        rng = (rs.randint(1, 2**62), rs.randint(1, 2**62))
+        layers = []
+        for v, thr in vts:
+            if not 1 <= v <= WORD_BITS or not 0 <= thr < v:
+                raise ValueError('a layer needs 0 <= thr < v <= 32, got '
+                                 'v=%s thr=%s' % (v, thr))
+            pat, pos = _patterns(v, rs)
+            fire, res = estimate_tables(v)
+            layers.append((pat, pos, fire, res))
+        got = _LAYOUTS[key] = (rng, layers)
+    return got
+
+
 def new_sketch(total_bytes, seen_slots, epoch_ns, packet_layers=None,
                byte_layers=None, unit_bytes=UNIT_BYTES, split=SPLIT, seed=1):
     """Allocate a sketch of ``total_bytes`` (counter layers) and its filter.
@@ -167,9 +192,9 @@ def new_sketch(total_bytes, seen_slots, epoch_ns, packet_layers=None,
     the flow table, not from ``total_bytes``: it is what lets every new
     flow into the table.
     """
-    rs = np.random.RandomState(seed)
     vts = list(packet_layers or PACKET_LAYERS) + list(
         byte_layers or BYTE_LAYERS)
+    rng, layers = _layout(seed, vts)
     nw = np.array([max(1, int(total_bytes * f) // 4) for f in split],
                   np.int64)
     off = np.concatenate([[0], np.cumsum(nw)[:-1]]).astype(np.int64)
@@ -183,16 +208,12 @@ def new_sketch(total_bytes, seen_slots, epoch_ns, packet_layers=None,
         e=np.zeros(LAYERS), par=np.zeros(P_SIZE, np.int64),
         seen=np.zeros(1 << max(4, int(seen_slots - 1).bit_length()),
                       np.uint64),
-        rng=np.array([rs.randint(1, 2**62), rs.randint(1, 2**62)],
-                     np.uint64),
+        rng=np.array(rng, np.uint64),
         dirty=np.zeros(max(16, seen_slots), np.uint64),
         ndirty=np.zeros(2, np.int64))
     for la, (v, thr) in enumerate(vts):
-        if not 1 <= v <= WORD_BITS or not 0 <= thr < v:
-            raise ValueError('a layer needs 0 <= thr < v <= 32, got v=%s '
-                             'thr=%s' % (v, thr))
-        sk.pat[la], sk.pos[la] = _patterns(v, rs)
-        fire, res = estimate_tables(v)
+        pat, pos, fire, res = layers[la]
+        sk.pat[la], sk.pos[la] = pat, pos
         sk.fire[la, :v + 1, :WORD_BITS - v + 1] = fire
         sk.res[la, :v + 1, :WORD_BITS - v + 1] = res
         sk.e[la] = fire[thr, 0]
