@@ -15,7 +15,7 @@ delay in intervals, false alarms per hour of normal traffic, and how often
 the injected cause is in the alarm's top-3 explanation.
 
 The defaults (10 x 6 kinds x 30 s) give 30 minutes of normal periods and
-take about 75 minutes.
+take about 55 minutes.
 """
 import argparse
 import dataclasses

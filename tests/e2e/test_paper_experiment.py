@@ -61,11 +61,10 @@ def test_every_anomaly_raises_a_plausible_alarm_and_normal_stays_quiet(
     false = [(role, h['timestamp'], h['reason'])
              for p in periods for role, h in p.false_alarms]
     report += 'false alarms: %s\n' % false
-    # bench/paper.py measured about 25 false alarms an hour on this
-    # testbed (latency spikes on the registration path seen by Bono and
-    # Sprout at once): 1.5 minutes of normal periods here see one in three
-    # runs or so. More than one is a regression; the bar (none in
-    # 30 minutes) is the bench's to show, and is not met yet.
+    # bench/paper.py saw none in 30.5 minutes of normal periods on a
+    # quiet machine; this short run may share its 2 cores with the rest
+    # of CI, whose load alone can push a per-interval p95 up for a
+    # second: one moment is tolerated, more is a regression.
     assert len({ts for _, ts, _ in false}) <= 1, \
         'false alarms in normal periods:\n%s\n%s' % (false, report)
     for o in outcomes:
