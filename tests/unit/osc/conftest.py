@@ -82,3 +82,33 @@ def osc(api):
             argv += ['--os-dpi-roles', roles]
         return run_osc(*argv, *args)
     return run
+
+
+@contextlib.contextmanager
+def serve_api(storage, inventory, page_size=2):
+    """The real dpiaas API app (noauth, ``page_size`` per page) on a real
+    socket over ``storage``; yields its URL, stops it and closes the
+    storage on exit."""
+    import threading
+
+    from oslo_config import cfg
+    from werkzeug import serving
+
+    from dpiaas.api import app as app_mod
+    from dpiaas import conf as dpiaas_conf
+
+    conf = cfg.ConfigOpts()
+    dpiaas_conf.register_opts(conf)
+    conf([], project='dpiaas', default_config_files=[])
+    conf.set_override('auth_strategy', 'noauth', group='api')
+    conf.set_override('default_limit', page_size, group='api')
+    app = app_mod.create_app(conf, storage=storage, inventory=inventory)
+    server = serving.make_server('127.0.0.1', 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield 'http://127.0.0.1:%d' % server.server_port
+    finally:
+        server.shutdown()
+        thread.join(5)
+        storage.close()

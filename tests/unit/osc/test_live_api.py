@@ -5,19 +5,15 @@ noauth; only the inventory is a stand-in (who owns which server and
 port). What the shapes of DESIGN 4.4 promise, checked end to end.
 """
 import shutil
-import threading
 import time
 
 import pytest
-from oslo_config import cfg
-from werkzeug import serving
 
-from dpiaas.api import app as app_mod
-from dpiaas import conf as dpiaas_conf
 from dpiaas.db import api as db_api
 from dpiaas.db import migration
 from dpiaas.inventory import base as inv_base
 from tests.unit.osc.conftest import run_osc
+from tests.unit.osc.conftest import serve_api
 
 SERVER = '0a0a0a0a-0000-4000-8000-00000000000a'
 PORT = '0a0a0a0a-0000-4000-8000-0000000000a1'
@@ -52,19 +48,8 @@ def live(template_db, tmp_path):
     path = tmp_path / 'dpiaas.sqlite'
     shutil.copy(template_db, path)
     storage = db_api.Storage('sqlite:///%s' % path)
-    conf = cfg.ConfigOpts()
-    dpiaas_conf.register_opts(conf)
-    conf([], project='dpiaas', default_config_files=[])
-    conf.set_override('auth_strategy', 'noauth', group='api')
-    conf.set_override('default_limit', 2, group='api')
-    app = app_mod.create_app(conf, storage=storage, inventory=Inventory())
-    server = serving.make_server('127.0.0.1', 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield 'http://127.0.0.1:%d' % server.server_port, storage
-    server.shutdown()
-    thread.join(5)
-    storage.close()
+    with serve_api(storage, Inventory()) as url:
+        yield url, storage
 
 
 def dpi(live, *args, project='tenant-a', roles=None):

@@ -5,18 +5,14 @@ static inventory driver holding two projects' ports; page size 2, so
 that listing every port follows ``next`` links.
 """
 import shutil
-import threading
 
 import pytest
-from oslo_config import cfg
-from werkzeug import serving
 
-from dpiaas.api import app as app_mod
-from dpiaas import conf as dpiaas_conf
 from dpiaas.db import api as db_api
 from dpiaas.db import migration
 from dpiaas.inventory import static
 from tests.unit.osc.conftest import run_osc
+from tests.unit.osc.conftest import serve_api
 
 SERVER = '0a0a0a0a-0000-4000-8000-00000000000a'
 SERVER2 = '0a0a0a0a-0000-4000-8000-0000000000aa'
@@ -48,20 +44,8 @@ def live(tmp_path):
     path = tmp_path / 'dpiaas.sqlite'
     migration.upgrade('sqlite:///%s' % path)
     storage = db_api.Storage('sqlite:///%s' % path)
-    conf = cfg.ConfigOpts()
-    dpiaas_conf.register_opts(conf)
-    conf([], project='dpiaas', default_config_files=[])
-    conf.set_override('auth_strategy', 'noauth', group='api')
-    conf.set_override('default_limit', 2, group='api')
-    app = app_mod.create_app(conf, storage=storage,
-                             inventory=static.StaticInventory(INVENTORY))
-    server = serving.make_server('127.0.0.1', 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield 'http://127.0.0.1:%d' % server.server_port
-    server.shutdown()
-    thread.join(5)
-    storage.close()
+    with serve_api(storage, static.StaticInventory(INVENTORY)) as url:
+        yield url
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
