@@ -85,15 +85,21 @@ def test_samples_go_to_ingest_and_flows_to_storage():
     assert len(storage.flows) == 1
 
 
+class Collected(list):
+    """An ingest that keeps what it is given."""
+
+    def add(self, samples):
+        self.extend(samples)
+
+
+def _endpoint():
+    got = Collected()
+    return rpc_endpoint.EngineEndpoint(fakes.FakeStorage(), got,
+                                       fakes.FakeAgentAPI()), got
+
+
 def test_compact_samples_1_2_become_rows_without_dicts():
-    got = []
-
-    class Ingest:
-        def add(self, samples):
-            got.extend(samples)
-
-    ep = rpc_endpoint.EngineEndpoint(fakes.FakeStorage(), Ingest(),
-                                     fakes.FakeAgentAPI())
+    ep, got = _endpoint()
     ep.report_samples(None, 'h', compact={
         'names': [['x', 'y']],
         'rows': [['c', 'm', 1.0, 500, 0, [1, 2]],
@@ -117,14 +123,7 @@ def test_compact_samples_1_2_become_rows_without_dicts():
     {'compact': 'garbage'},
 ])
 def test_malformed_samples_are_dropped_in_one_line(kwargs, caplog):
-    got = []
-
-    class Ingest:
-        def add(self, samples):
-            got.extend(samples)
-
-    ep = rpc_endpoint.EngineEndpoint(fakes.FakeStorage(), Ingest(),
-                                     fakes.FakeAgentAPI())
+    ep, got = _endpoint()
     ep.report_samples(None, 'h', **kwargs)
     assert got == []
     assert 'samples from h dropped: bad sample' in caplog.text
