@@ -479,38 +479,37 @@ def _ts(value):
         return None
 
 
+def _log_max(log_path, patterns):
+    """The largest number each regex's group 1 matched in the engine's
+    log (0 when never), or Nones without a log."""
+    if not os.path.exists(log_path):
+        return [None] * len(patterns)
+    found = [0] * len(patterns)
+    with open(log_path) as f:
+        for line in f:
+            for i, pattern in enumerate(patterns):
+                m = re.search(pattern, line)
+                if m:
+                    found[i] = max(found[i], float(m.group(1)))
+    return found
+
+
 def engine_drops(log_path):
     """Samples ingest dropped (backlog full) and samples the detector
     dropped (its queue full), from the engine's log."""
-    ingest = detector = 0
-    if not os.path.exists(log_path):
+    ingest, detector = _log_max(log_path, (
+        r'ingest backlog full .* (\d+) dropped in all',
+        r'detector queue full .* (\d+) dropped in all'))
+    if ingest is None:
         return None, None
-    with open(log_path) as f:
-        for line in f:
-            m = re.search(r'ingest backlog full .* (\d+) dropped in all',
-                          line)
-            if m:
-                ingest = max(ingest, int(m.group(1)))
-            m = re.search(r'detector queue full .* (\d+) dropped in all',
-                          line)
-            if m:
-                detector = max(detector, int(m.group(1)))
-    return ingest, detector
+    return int(ingest), int(detector)
 
 
 def engine_max_lag(log_path):
     """The largest detector lag the engine logged (seconds; 0 if it never
     said it was behind), or None without a log."""
-    if not os.path.exists(log_path):
-        return None
-    lag = 0.0
-    with open(log_path) as f:
-        for line in f:
-            m = re.search(r'detector behind: scoring samples ([\d.]+) s',
-                          line)
-            if m:
-                lag = max(lag, float(m.group(1)))
-    return lag
+    return _log_max(log_path,
+                    (r'detector behind: scoring samples ([\d.]+) s',))[0]
 
 
 def queue_depth(vhost, queue='dpiaas-engine'):

@@ -73,3 +73,15 @@ def test_focus_picks_the_engine_parts():
     assert got['  of which JSON decoding'] == 30.0
     assert got['ingest: Storage.add_samples'] == 12.5
     assert got['detector: Detection.run_once'] == 0.0
+
+
+def test_engine_log_figures_are_the_largest_logged(tmp_path):
+    log = tmp_path / 'engine.log'
+    log.write_text('ingest backlog full now 120 dropped in all\n'
+                   'detector queue full a 7 dropped in all\n'
+                   'detector behind: scoring samples 3.5 s after\n'
+                   'ingest backlog full now 90 dropped in all\n')
+    assert load.engine_drops(str(log)) == (120, 7)
+    assert load.engine_max_lag(str(log)) == 3.5
+    assert load.engine_drops(str(tmp_path / 'none')) == (None, None)
+    assert load.engine_max_lag(str(tmp_path / 'none')) is None
