@@ -90,7 +90,10 @@ def _harvest(t, sk, s, clear):
         if pk or by:
             dp, db = regulator.held_packet(sk, regulator.key_of(h, d),
                                            clear, pk, by)
-            _add(t, s, d, dp, db)
+            if dp != 0.0 or db != 0.0:
+                # nothing held (a foreign filter entry reads as dirty):
+                # adding zeros would only list the flow as active
+                _add(t, s, d, dp, db)
     regulator.harvested(sk, h)
 
 
@@ -245,13 +248,21 @@ def expire_flows(t, sk, stats, rec, cutoff_ns):
 
     Returns False when ``rec`` filled up before the scan ended (drain it
     and call again). Deleting shifts later entries back into the slot, so
-    the scan re-examines a slot after a deletion.
+    the scan re-examines a slot after a deletion. ``t.last`` is a lower
+    bound of each flow's last-seen time (packets do not write it): a slot
+    whose bound is before the cutoff is read, and either expires or has
+    its bound brought up to date.
     """
     s = 0
     c = len(t.key)
     last = t.last      # NO_LAST for free slots: never below a cutoff
     while s < c:
         if last[s] < cutoff_ns:
+            seen = flowtable.last_ns(t, s)
+            if seen >= cutoff_ns:
+                last[s] = seen
+                s += 1
+                continue
             if rec.n[0] >= len(rec.key):
                 return False
             _evict(t, sk, stats, s, rec)
