@@ -251,6 +251,39 @@ def test_idle_flows_expire_with_a_record_and_active_ones_stay():
     assert acc.flows == 0
 
 
+def test_idle_scan_refreshes_a_stale_bound_instead_of_expiring():
+    # Packets do not write the idle column: a flow inserted at T0 and
+    # seen again at T0 + 25 s still has T0 there. The scan at T0 + 31 s
+    # must read the slot, keep the flow and bring its bound up to date.
+    acc = flowaccounting.FlowAccounting(settings(flow_idle_timeout_s=30),
+                                        exact=True)
+    feed(acc, packets([
+        (T0, '10.0.0.1', '10.0.0.2', 1000, 53, 17, 80),
+        (T0 + 25 * S, '10.0.0.1', '10.0.0.2', 1000, 53, 17, 80),
+    ]))
+    t = acc.table
+    (s,) = np.flatnonzero(t.key[:, flowtable.K_PPA] != 0)
+    assert t.last[s] == T0
+    assert acc.expire(T0 + 31 * S) == []
+    assert t.last[s] == T0 + 25 * S
+    (r,) = acc.expire(T0 + 56 * S)
+    assert r['packets_ab'] == 2
+    assert r['last_seen'] == (T0 + 25 * S) / 1e9
+
+
+def test_key_and_count_rows_of_a_slot_share_one_128_byte_block():
+    t = flowtable.new_table(64)
+    base = t.key.ctypes.data
+    assert base % 128 == 0
+    assert t.cnt.ctypes.data == base + 64
+    assert t.key.strides[0] == t.cnt.strides[0] == 128
+    # the views are distinct: a count write leaves the key row alone
+    s = _put(t, 7, 1)
+    t.cnt[s, flowtable.C_PK] = 3.0
+    assert _find(t, 7, 1) == s
+    assert t.key[s, flowtable.K_HASH] == 7
+
+
 def test_full_table_evicts_the_oldest_flow_in_the_window():
     acc = flowaccounting.FlowAccounting(settings(flow_table_size=16),
                                         exact=True)

@@ -172,6 +172,28 @@ def test_residue_is_added_when_a_flow_expires():
     assert 5000 <= r['bytes_ab'] <= 12000
 
 
+def test_a_harvest_that_reads_nothing_lists_no_active_flow():
+    # A flow whose packets all went to the table (one per epoch: the
+    # presence filter) has no residue; a foreign filter entry would make
+    # it read as dirty, but nothing read back must not list it.
+    acc = flowaccounting.FlowAccounting(ft.settings())
+    ft.feed(acc, ft.packets([(T0, '10.0.0.1', '10.0.0.2', 5, 6, 17, 100)]))
+    t = acc.table
+    assert t.ctl[ft.flowtable.CTL_ACTIVE] == 1
+    acc.close_interval(10)
+    assert t.ctl[ft.flowtable.CTL_ACTIVE] == 0
+    # the filter slot taken by another flow: the entry reads as "all dirty"
+    h = t.key[np.flatnonzero(t.key[:, ft.flowtable.K_PPA] != 0)[0],
+              ft.flowtable.K_HASH]
+    sk = acc.sketch
+    sk.seen[regulator._seen_slot(sk, h)] = np.uint64(h) ^ np.uint64(1)
+    sk.dirty[0] = h
+    sk.ndirty[0] = 1
+    flowaccounting.harvest_all(t, sk, acc.stats)
+    assert t.ctl[ft.flowtable.CTL_ACTIVE] == 0
+    assert acc.close_interval(10) == {'packets': [], 'bytes': []}
+
+
 def test_a_flow_touches_the_table_once_per_epoch():
     acc = flowaccounting.FlowAccounting(ft.settings(), epoch_s=1.0)
     spec = [(T0 + i * 100 * MS, '10.0.0.1', '10.0.0.2', 5, 6, 17, 100)
