@@ -62,29 +62,57 @@ class AlarmsMixin:
         updated).
         """
         _check_state(state)
+        with self._write() as conn:
+            entry = self._set_alarm_state(conn, id, state, reason, score,
+                                          severity, explanation, now)
+        if entry is False:
+            raise exceptions.NotFound('alarm %s not found' % id)
+        return entry
+
+    def set_alarm_states(self, updates):
+        """``set_alarm_state`` of each update (a dict of its arguments:
+        ``id``, ``state``, ``reason``, optional ``score``, ``severity``,
+        ``explanation``, ``now``) in one transaction: a detector
+        refreshing thousands of alarms' scores must not take the write
+        lock once each. Returns ``{id: history entry or None}``, without
+        the alarms not found."""
+        for u in updates:
+            _check_state(u['state'])
+        out = {}
+        with self._write() as conn:
+            for u in updates:
+                entry = self._set_alarm_state(
+                    conn, u['id'], u['state'], u['reason'], u.get('score'),
+                    u.get('severity'), u.get('explanation'), u.get('now'))
+                if entry is not False:
+                    out[u['id']] = entry
+        return out
+
+    def _set_alarm_state(self, conn, id, state, reason, score, severity,
+                         explanation, now):
+        """The history entry, None (no change) or False (no alarm)."""
         now = base.now_or(now)
         values = {'state': state, 'state_reason': reason, 'score': score,
                   'severity': severity, 'explanation': explanation,
                   'updated_at': now}
-        with self._write() as conn:
-            alarm = conn.execute(self._for_update(
-                ALARMS.select().where(ALARMS.c.id == id))).first()
-            if alarm is None:
-                raise exceptions.NotFound('alarm %s not found' % id)
-            changed = alarm.state != state
-            if changed:
-                values['state_timestamp'] = now
-            conn.execute(ALARMS.update().where(ALARMS.c.id == id)
-                         .values(**values))
-            if not changed:
-                return None
-            entry = {'alarm_id': id, 'project_id': alarm.project_id,
-                     'monitor_id': alarm.monitor_id, 'timestamp': now,
-                     'previous': alarm.state, 'state': state,
-                     'reason': reason, 'score': score, 'severity': severity,
-                     'explanation': explanation}
-            result = conn.execute(HISTORY.insert(), entry)
-            entry['id'] = result.inserted_primary_key[0]
+        alarm = conn.execute(self._for_update(
+            ALARMS.select().where(ALARMS.c.id == id))).first()
+        if alarm is None:
+            return False
+        changed = alarm.state != state
+        if changed:
+            values['state_timestamp'] = now
+        conn.execute(ALARMS.update().where(ALARMS.c.id == id)
+                     .values(**values))
+        if not changed:
+            return None
+        entry = {'alarm_id': id, 'project_id': alarm.project_id,
+                 'monitor_id': alarm.monitor_id, 'timestamp': now,
+                 'previous': alarm.state, 'state': state,
+                 'reason': reason, 'score': score, 'severity': severity,
+                 'explanation': explanation}
+        result = conn.execute(HISTORY.insert(), entry)
+        entry['id'] = result.inserted_primary_key[0]
         return entry
 
     def list_alarm_history(self, id, limit=None, marker=None):

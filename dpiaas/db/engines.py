@@ -5,6 +5,15 @@ handlers, periodic tasks, the API): WAL lets readers go on while one
 writer writes, a busy timeout makes a second writer wait instead of
 failing, and write transactions start with ``BEGIN IMMEDIATE`` so that
 two of them never both read, then deadlock on the upgrade to a write lock.
+
+Ingest inserts into an index on (monitor, ts): a batch touches about one
+index page per monitor, so every commit rewrote thousands of WAL pages
+and SQLite's default checkpoint (every 1,000 pages, 4 MiB) copied them
+into the database again and again. A checkpoint every
+``SQLITE_WAL_AUTOCHECKPOINT`` pages copies a page rewritten by many
+commits once: 500-row commits over 5,000 monitors went from 16,000 to
+32,000 rows/s on the load machine (issue 7, "Load"); the WAL file keeps
+that size (about 40 MiB) once it has grown to it.
 """
 import os
 
@@ -12,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import url as sa_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30000
+SQLITE_WAL_AUTOCHECKPOINT = 10000     # pages (4 KiB)
 # execution option naming the SQLite BEGIN mode of a transaction
 BEGIN_MODE = 'dpiaas_sqlite_begin'
 
@@ -41,6 +51,7 @@ def _sqlite_connect(dbapi_conn, record):
     cur.execute('PRAGMA busy_timeout = %d' % SQLITE_BUSY_TIMEOUT_MS)
     cur.execute('PRAGMA journal_mode = WAL')
     cur.execute('PRAGMA synchronous = NORMAL')
+    cur.execute('PRAGMA wal_autocheckpoint = %d' % SQLITE_WAL_AUTOCHECKPOINT)
     cur.close()
 
 

@@ -386,15 +386,24 @@ class SamplesMixin:
     # detector state
 
     def save_detector_state(self, monitor_id, state, meta):
-        values = {'state': bytes(state), 'meta': meta,
-                  'updated_at': base.now_or(None)}
+        self.save_detector_states([(monitor_id, state, meta)])
+
+    def save_detector_states(self, states):
+        """``save_detector_state`` of each ``(monitor_id, state, meta)``
+        in one transaction (a detector saving thousands of states one
+        transaction each waited for the database's write lock each
+        time)."""
+        now = base.now_or(None)
         with self._write() as conn:
-            done = conn.execute(DETECTOR.update().where(
-                DETECTOR.c.monitor_id == monitor_id).values(
-                **values)).rowcount
-            if not done:
-                conn.execute(DETECTOR.insert(),
-                             dict(values, monitor_id=monitor_id))
+            for monitor_id, state, meta in states:
+                values = {'state': bytes(state), 'meta': meta,
+                          'updated_at': now}
+                done = conn.execute(DETECTOR.update().where(
+                    DETECTOR.c.monitor_id == monitor_id).values(
+                    **values)).rowcount
+                if not done:
+                    conn.execute(DETECTOR.insert(),
+                                 dict(values, monitor_id=monitor_id))
 
     def load_detector_state(self, monitor_id):
         """``(bytes, meta)`` or None."""
@@ -405,3 +414,18 @@ class SamplesMixin:
         if row is None:
             return None
         return bytes(row.state), row.meta
+
+    def load_detector_states(self, monitor_ids):
+        """``{monitor_id: (bytes, meta)}`` of those of ``monitor_ids``
+        that have a saved state, 500 per query (an engine starting with
+        thousands of monitors must not read them one query each)."""
+        ids = sorted(set(monitor_ids))
+        out = {}
+        with self._read() as conn:
+            for i in range(0, len(ids), 500):
+                query = sa.select(DETECTOR.c.monitor_id, DETECTOR.c.state,
+                                  DETECTOR.c.meta).where(
+                    DETECTOR.c.monitor_id.in_(ids[i:i + 500]))
+                for row in conn.execute(query):
+                    out[row.monitor_id] = (bytes(row.state), row.meta)
+        return out
