@@ -50,9 +50,9 @@ AGENT_STATUSES = (st.C_RUNNING, st.C_ERROR, st.C_STOPPED, st.C_SCHEDULED)
 
 class EngineEndpoint:
     """Server side of ``dpiaas.rpc.engine_api.EngineAPI`` and
-    ``EnginePeerAPI`` (1.2)."""
+    ``EnginePeerAPI`` (1.3)."""
 
-    target = messaging.Target(version='1.2')
+    target = messaging.Target(version='1.3')
 
     def __init__(self, storage, ingest, agent_api, agent_down_time=60,
                  lock=None, clock=time.time, score=None):
@@ -65,12 +65,14 @@ class EngineEndpoint:
         self.clock = clock
 
     @staticmethod
-    def _rows(host, samples, compact):
-        """Sample rows of a 1.2 (``compact``) or 1.0 (``samples``)
-        message; a malformed message is dropped in one line, not a
-        traceback."""
+    def _rows(host, samples, compact, packed=None):
+        """Sample rows of a 1.3 (``packed``), 1.2 (``compact``) or 1.0
+        (``samples``) message; a malformed message is dropped in one
+        line, not a traceback."""
         try:
             rows = ingest_mod.samples_of_compact(compact)
+            if packed:
+                rows.extend(ingest_mod.samples_of_packed(packed))
             if samples:
                 rows.extend(ingest_mod.as_samples(samples))
             return rows
@@ -78,9 +80,11 @@ class EngineEndpoint:
             LOG.warning('samples from %s dropped: %s', host, exc)
             return []
 
-    def report_samples(self, ctxt, host, samples=None, compact=None):
-        """``compact`` (1.2) or ``samples`` (1.0, dicts)."""
-        rows = self._rows(host, samples, compact)
+    def report_samples(self, ctxt, host, samples=None, compact=None,
+                       packed=None):
+        """``packed`` (1.3), ``compact`` (1.2) or ``samples`` (1.0,
+        dicts)."""
+        rows = self._rows(host, samples, compact, packed)
         if rows:
             self.ingest.add(rows)
 

@@ -9,6 +9,8 @@ monitors this engine owns) and ``dpiaas-engine-control`` (API) with the
 threading executor; ``stop()`` stops everything and writes what ingest
 still holds.
 """
+import gc
+import sys
 import threading
 
 import oslo_messaging as messaging
@@ -28,6 +30,25 @@ from dpiaas.rpc import engine_api
 from dpiaas.rpc import transport as rpc_transport
 
 LOG = logging.getLogger(__name__)
+
+# The engine's threads (AMQP reader, ingest writer, detector, reconciler)
+# share one GIL. A thread back from a socket read or an SQLite statement
+# waits for a busy one to hand the GIL over, up to the interpreter's
+# switch interval (5 ms) each time: with the detector busy, the reader
+# and the writer spent more time waiting than working (issue 7, "Load").
+# A shorter interval costs a little more switching between busy threads.
+GIL_SWITCH_INTERVAL_S = 0.001
+
+# The engine holds thousands of detectors (deques, arrays, dicts) and
+# allocates a sample row per monitor per interval: with CPython's default
+# thresholds (700, 10, 10) the collector ran some 85 young and 8 full
+# collections per scoring pass of 5,000 monitors, each full one walking
+# every detector while all threads wait. Rarer collections gave the
+# detector loop 15-30 % more intervals per second
+# (``bench.loadgen.micro --part detector``); the price is at most a
+# hundred thousand allocations of garbage cycles held a little longer.
+# (cmd/engine.py also freezes the start-up heap.)
+GC_THRESHOLDS = (100000, 20, 20)
 
 
 class Expirer(periodic.PeriodicTask):
@@ -118,6 +139,10 @@ class EngineService:
         ]
 
     def start(self):
+        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+        if gc.get_threshold()[0] < GC_THRESHOLDS[0]:
+            gc.set_threshold(*GC_THRESHOLDS)
         self.coordinator.start()
         self.ingest.start()
         self.detection.start()

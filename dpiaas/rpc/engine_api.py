@@ -28,14 +28,25 @@ API version history:
   at 1.2 (an older engine refuses that call, and a cast it refused would
   be lost without a word), and never when capped below 1.2; engines
   still forward to each other as dicts (1.1).
+* 1.3 - report_samples takes ``packed`` (:func:`packed_samples`): the
+  compact form with every value of the batch in one base64 string of
+  float64, the bytes storage keeps. Decoding 25,000 numbers from JSON
+  was the biggest single cost of an engine at 5,000 monitors (a third of
+  its CPU, in the one thread that reads the broker); a base64 string is
+  decoded in a fraction of a millisecond. The agent sends ``packed``
+  once an engine answered its ``get_desired`` at 1.3, a batch with a
+  value that is not a number (None) ``compact``.
 """
+import base64
+import struct
+
 import oslo_messaging as messaging
 
 from dpiaas.rpc import transport as rpc_transport
 
 TOPIC = 'dpiaas-engine'
 CONTROL_TOPIC = 'dpiaas-engine-control'
-RPC_API_VERSION = '1.2'
+RPC_API_VERSION = '1.3'
 
 
 def compact_samples(samples):
@@ -70,6 +81,41 @@ def compact_samples(samples):
     return {'names': names_out, 'rows': rows}
 
 
+_STRUCTS = {}
+
+
+def _struct(n):
+    st = _STRUCTS.get(n)
+    if st is None:
+        st = _STRUCTS.setdefault(n, struct.Struct('<%dd' % n))
+    return st
+
+
+def packed_samples(samples):
+    """Samples as RPC 1.3's packed form, or None if a value is not a
+    number (such a batch goes :func:`compact_samples`)::
+
+        {'names': [[...], ...],
+         'rows': [[collector_id, monitor_id, ts, interval_ms,
+                   index into names], ...],
+         'values': base64 of every row's values, float64 little-endian,
+                   row after row (a row has as many as its names)}
+    """
+    compact = compact_samples(samples)
+    widths = [len(n) for n in compact['names']]
+    blobs = []
+    try:
+        for row in compact['rows']:
+            values = row.pop()
+            if len(values) != widths[row[4]]:
+                return None
+            blobs.append(_struct(len(values)).pack(*values))
+    except struct.error:
+        return None
+    compact['values'] = base64.b64encode(b''.join(blobs)).decode('ascii')
+    return compact
+
+
 def _unsupported(exc):
     """An engine older than the version asked refused the call."""
     return (isinstance(exc, messaging.UnsupportedVersion)
@@ -91,6 +137,8 @@ class EngineAPI:
         # do the engines take 1.2's compact samples? None: not known yet
         # (dicts, which every engine takes); learned by get_desired
         self.compact = None
+        # ... and 1.3's packed ones?
+        self.packed = None
         self.client = rpc_transport.get_rpc_client(
             transport, target, version_cap=version_cap, timeout=timeout,
             retry=retry)
@@ -109,8 +157,14 @@ class EngineAPI:
 
     def report_samples(self, ctxt, host, samples):
         """``samples``: dicts (control-plane.rst); sent compact (1.2)
-        once an engine answered ``get_desired`` at 1.2, unless the
-        version cap is below."""
+        once an engine answered ``get_desired`` at 1.2, packed (1.3) once
+        one answered at 1.3, unless the version cap is below."""
+        if self.packed and self.reports.can_send_version('1.3'):
+            packed = packed_samples(samples)
+            if packed is not None:
+                self._cast(ctxt, 'report_samples', self.reports,
+                           version='1.3', host=host, packed=packed)
+                return
         if self.compact and self.reports.can_send_version('1.2'):
             self._cast(ctxt, 'report_samples', self.reports, version='1.2',
                        host=host, compact=compact_samples(samples))
@@ -135,6 +189,17 @@ class EngineAPI:
         """The collectors ``host`` should run (raises MessagingTimeout
         when no engine answers)."""
         kwargs = {} if timeout is None else {'timeout': timeout}
+        if self.packed is not False and self.client.can_send_version('1.3'):
+            try:
+                desired = self.client.prepare(version='1.3', **kwargs).call(
+                    ctxt, 'get_desired', host=host)
+            except Exception as exc:
+                if not _unsupported(exc):
+                    raise
+                self.packed = False
+            else:
+                self.packed = self.compact = True
+                return desired
         if self.compact is not False and self.client.can_send_version('1.2'):
             # asked at 1.2: an older engine refuses, and the samples go as
             # dicts (a cast that an engine refuses is lost silently)

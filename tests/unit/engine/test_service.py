@@ -1,4 +1,6 @@
 """The engine wired on oslo.messaging's in-process fake:// transport."""
+import gc
+import sys
 import threading
 import time
 
@@ -79,10 +81,17 @@ def engine(engine_storage):
                                     server='compute-1'), [agent])
     agent_server.start()
     svc = service.EngineService(conf, storage, inv, transport)
+    # the engine tunes the interpreter for its threads: put it back for
+    # the tests that follow
+    saved = gc.get_threshold(), sys.getswitchinterval()
+    gc.set_threshold(700, 10, 10)
+    sys.setswitchinterval(0.005)
     svc.start()
     svc.agent = agent
     yield svc
     svc.stop()
+    gc.set_threshold(*saved[0])
+    sys.setswitchinterval(saved[1])
     agent_server.stop()
     agent_server.wait()
     transport.cleanup()
@@ -117,6 +126,11 @@ def test_monitor_changed_reaches_the_agent_and_agent_reports_back(engine):
          'interval_ms': 500, 'metrics': {'sip.5060.packets_in': 3}}])
     wait_for(lambda: storage.latest_metrics(mon['id']))
     assert storage.latest_metrics(mon['id'])['sip.5060.packets_in'][1] == 3
+
+
+def test_engine_tunes_gc_and_gil_switching_for_its_threads(engine):
+    assert gc.get_threshold() == service.GC_THRESHOLDS
+    assert sys.getswitchinterval() == service.GIL_SWITCH_INTERVAL_S
 
 
 def test_expire_runs_periodically(engine):
