@@ -344,7 +344,7 @@ def run_agent(spec):
     transport = rpc_transport.get_rpc_transport(conf)
     api = engine_api.EngineAPI(transport, retry=3)
     # as dpiaas-agent does at start; tells whether the engine takes
-    # compact samples (RPC 1.2)
+    # compact (RPC 1.2) or packed (1.3) samples
     for _ in range(30):
         try:
             api.get_desired(None, spec['host'], timeout=10)
@@ -578,7 +578,7 @@ FOCUS = (('AMQP receive (kombu/amqp)', 'Connection.drain_events'),
          ('  of which JSON decoding', 'loads'),
          ('RPC dispatch (endpoints)', 'RPCServer._process_incoming'),
          ('ingest: Storage.add_samples', 'SamplesMixin.add_samples'),
-         ('ingest: Storage.add_sample_rows (RPC 1.2)',
+         ('ingest: Storage.add_sample_rows (RPC 1.2, 1.3)',
           'SamplesMixin.add_sample_rows'),
          ('detector: Detection.run_once', 'Detection.run_once'),
          ('heartbeats: report_state', 'EngineEndpoint.report_state'),

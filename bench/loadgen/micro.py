@@ -1,6 +1,7 @@
 """In-process micro-benchmarks of the engine's per-sample paths (seconds).
 
-    .venv/bin/python -m bench.loadgen.micro [--part rpc|detector|reconciler]
+    .venv/bin/python -m bench.loadgen.micro
+        [--part rpc|detector|reconciler|sqlite-gil]
         [--batches 20] [--version-cap 1.1] [--monitors 1000]
 
 ``rpc``: one agent batch of 1,000 samples (metrics shaped like a
@@ -64,7 +65,8 @@ def bench_rpc(args):
     conf([])
     transport = messaging.get_rpc_transport(conf, url='fake://')
     api = engine_api.EngineAPI(transport, version_cap=args.version_cap)
-    api.compact = True     # as after get_desired answered at 1.2
+    # as after get_desired answered at 1.3 (the cap may lower it)
+    api.compact = api.packed = True
     sent = []
     api._cast = lambda ctxt, method, client=None, version='1.0', **kw: \
         sent.append({'method': method, 'args': kw, 'version': version})
@@ -111,9 +113,10 @@ def bench_rpc(args):
         # a new interval each time: the rows must be new rows
         if 'samples' in a and a['samples']:
             a['samples'] = [dict(s, ts=s['ts'] + k[0]) for s in a['samples']]
-        if a.get('compact'):
-            a['compact'] = dict(a['compact'], rows=[
-                r[:2] + [r[2] + k[0]] + r[3:] for r in a['compact']['rows']])
+        for key in ('compact', 'packed'):
+            if a.get(key):
+                a[key] = dict(a[key], rows=[
+                    r[:2] + [r[2] + k[0]] + r[3:] for r in a[key]['rows']])
         t0 = time.perf_counter()
         endpoint.report_samples(None, **a)
         t1 = time.perf_counter()
@@ -200,6 +203,20 @@ class _Store:
     def get_monitor(self, mid):
         return dict(self.monitors[mid])
 
+    def list_monitors(self, ids=None, **kwargs):
+        return [dict(self.monitors[i]) for i in ids or self.monitors
+                if i in self.monitors]
+
+    def load_detector_states(self, mids):
+        return {mid: self.load_detector_state(mid) for mid in mids}
+
+    def save_detector_states(self, states):
+        pass
+
+    def set_alarm_states(self, updates):
+        self.alarm_writes += 1
+        return {u['id']: None for u in updates}
+
     def update_monitor(self, mid, values):
         self.monitors[mid].update(values)
         return dict(self.monitors[mid])
@@ -270,16 +287,77 @@ def bench_detector(args):
             'merged': len(merged)}
 
 
+def bench_sqlite_gil(args):
+    """500 sample rows into SQLite (WAL, synchronous NORMAL) per
+    transaction, as ``executemany`` (a GIL hand-over per row) and as one
+    multi-row INSERT (dpiaas.db.bulk), alone and beside a busy thread:
+    what the engine's ingest writer met (issue 7, "Load")."""
+    import os
+    import sqlite3
+    import tempfile
+    import threading
+
+    path = os.path.join(tempfile.mkdtemp(prefix='dpiaas-gil-'), 'g.db')
+    conn = sqlite3.connect(path, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute('PRAGMA journal_mode = WAL')
+    conn.execute('PRAGMA synchronous = NORMAL')
+    conn.execute('CREATE TABLE s (id INTEGER PRIMARY KEY, m TEXT, l INT, '
+                 'ts REAL, i INT, v BLOB)')
+    conn.execute('CREATE INDEX ix ON s (m, ts)')
+    rows = [('m%05d' % (i % 5000), 1, time.time() + i, 500, os.urandom(200))
+            for i in range(500)]
+    multi = ('INSERT INTO s (m, l, ts, i, v) VALUES '
+             + ', '.join(['(?, ?, ?, ?, ?)'] * len(rows)))
+    flat = [v for r in rows for v in r]
+
+    def run(mode, n):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            conn.execute('BEGIN IMMEDIATE')
+            if mode == 'many':
+                conn.executemany('INSERT INTO s (m, l, ts, i, v) VALUES '
+                                 '(?, ?, ?, ?, ?)', rows)
+            else:
+                conn.execute(multi, flat)
+            conn.execute('COMMIT')
+        return (time.perf_counter() - t0) / n * 1000.0
+
+    out = {'executemany_ms': run('many', 20), 'multirow_ms': run('multi', 20)}
+    stop = threading.Event()
+
+    def busy():
+        x = 0
+        while not stop.is_set():
+            x += 1
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        out['executemany_busy_thread_ms'] = run('many', 3)
+        out['multirow_busy_thread_ms'] = run('multi', 3)
+    finally:
+        stop.set()
+        t.join()
+        conn.close()
+        for suffix in ('', '-wal', '-shm'):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+        os.rmdir(os.path.dirname(path))
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--part', default='rpc',
-                   choices=('rpc', 'reconciler', 'detector'))
+                   choices=('rpc', 'reconciler', 'detector',
+                            'sqlite-gil'))
     p.add_argument('--profile', action='store_true')
     p.add_argument('--version-cap', default=None)
     p.add_argument('--monitors', type=int, default=1000)
     args = p.parse_args(argv)
     out = {'rpc': bench_rpc, 'reconciler': bench_reconciler,
-           'detector': bench_detector}[args.part](args)
+           'detector': bench_detector,
+           'sqlite-gil': bench_sqlite_gil}[args.part](args)
     for key, value in out.items():
         print('%-26s %s' % (key, '%.2f' % value
                             if isinstance(value, float) else value))
