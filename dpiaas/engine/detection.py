@@ -161,7 +161,7 @@ class Detection:
         self._lag_logged_at = None   # monotonic; None: not behind
         self._drop_logged_at = None
         self._last_no_data = 0.0
-        self._refreshes = []      # (entry, alarm update) of this pass
+        self._refreshes = {}      # monitor id -> entry, refreshed this pass
         self._params_cache = {}   # detector settings (JSON) -> params
         self._params_at = 0.0
 
@@ -511,18 +511,27 @@ class Detection:
             if time.monotonic() - entry.score_written_at > every:
                 # written with the pass's others (_write_refreshes)
                 entry.score_written_at = time.monotonic()
-                self._refreshes.append((entry, {
-                    'id': entry.record['alarm_id'], 'state': alarm.state,
-                    'reason': alarm.reason, 'score': alarm.score,
-                    'severity': alarm.severity,
-                    'explanation': list(alarm.explanation or [])}))
+                self._refreshes[entry.record['id']] = entry
 
     def _write_refreshes(self):
         """The scores refreshed in this pass, in one transaction when the
         storage can (``set_alarm_states``): one transaction each waited
         for the database's write lock behind ingest each time, and the
-        detector fell minutes behind at 5,000 monitors."""
-        todo, self._refreshes = self._refreshes, []
+        detector fell minutes behind at 5,000 monitors.
+
+        Each alarm is written as it stands at the end of the pass, not as
+        it stood when its refresh fell due: a later interval of the same
+        pass may have moved it (a transition, written at once), and the
+        refresh must not put the earlier state back."""
+        entries, self._refreshes = list(self._refreshes.values()), {}
+        todo = []
+        for entry in entries:
+            alarm = entry.detector.alarm
+            todo.append((entry, {
+                'id': entry.record['alarm_id'], 'state': alarm.state,
+                'reason': alarm.reason, 'score': alarm.score,
+                'severity': alarm.severity,
+                'explanation': list(alarm.explanation or [])}))
         if not todo:
             return
         set_many = getattr(self.storage, 'set_alarm_states', None)

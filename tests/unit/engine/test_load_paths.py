@@ -230,3 +230,43 @@ def test_states_saved_in_one_write_stay_dirty_when_it_fails(fail):
     det.save_all()
     # saved again at shutdown only if the first write failed
     assert len(storage.calls) == (2 if fail else 1)
+
+
+def test_a_refresh_never_puts_back_the_state_a_later_interval_left():
+    # One pass, two intervals of one monitor: the first makes its
+    # alarm's score refresh due (state "alarm"), the second clears the
+    # alarm, written at once. The refresh written at the end of the pass
+    # must carry "ok", or the alarm shows raised again (CI's e2e run:
+    # alarms that never cleared).
+    class Storage:
+        def __init__(self):
+            self.writes = []
+
+        def set_alarm_state(self, id, state, reason, **kw):
+            self.writes.append(('transition', state))
+            return None
+
+        def set_alarm_states(self, updates):
+            self.writes.extend(('refresh', u['state']) for u in updates)
+            return {u['id']: None for u in updates}
+
+    class Alarm:
+        state, reason, score, severity, explanation = \
+            'alarm', 'sip.5060.latency_ms.p95', 3.0, 'major', ()
+
+    class Det:
+        alarm = Alarm()
+        status = 'active'
+
+    storage = Storage()
+    det = detection_mod.Detection(None, storage)
+    entry = detection_mod._Entry(
+        {'id': 'm1', 'status': 'active', 'alarm_id': 'a1'}, Det())
+    det.entries['m1'] = entry
+    active = type('R', (), {'status': 'active'})
+    det._after(entry, active, None)            # refresh due: "alarm"
+    Det.alarm.state = 'ok'
+    det._after(entry, active, {'state': 'ok', 'previous': 'alarm',
+                               'reason': 'back to normal'})
+    det._write_refreshes()
+    assert storage.writes == [('transition', 'ok'), ('refresh', 'ok')]
