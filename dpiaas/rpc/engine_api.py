@@ -189,29 +189,25 @@ class EngineAPI:
         """The collectors ``host`` should run (raises MessagingTimeout
         when no engine answers)."""
         kwargs = {} if timeout is None else {'timeout': timeout}
-        if self.packed is not False and self.client.can_send_version('1.3'):
+        # asked at the newest version first: an older engine refuses, and
+        # the samples go in the form it takes (a cast that an engine
+        # refuses is lost silently)
+        for version, form in (('1.3', 'packed'), ('1.2', 'compact')):
+            if getattr(self, form) is False or \
+                    not self.client.can_send_version(version):
+                continue
             try:
-                desired = self.client.prepare(version='1.3', **kwargs).call(
-                    ctxt, 'get_desired', host=host)
+                desired = self.client.prepare(
+                    version=version, **kwargs).call(
+                        ctxt, 'get_desired', host=host)
             except Exception as exc:
                 if not _unsupported(exc):
                     raise
-                self.packed = False
-            else:
-                self.packed = self.compact = True
-                return desired
-        if self.compact is not False and self.client.can_send_version('1.2'):
-            # asked at 1.2: an older engine refuses, and the samples go as
-            # dicts (a cast that an engine refuses is lost silently)
-            try:
-                desired = self.client.prepare(version='1.2', **kwargs).call(
-                    ctxt, 'get_desired', host=host)
-            except Exception as exc:
-                if not _unsupported(exc):
-                    raise
-                self.compact = False
+                setattr(self, form, False)
             else:
                 self.compact = True
+                if version == '1.3':
+                    self.packed = True
                 return desired
         return self.client.prepare(version='1.0', **kwargs).call(
             ctxt, 'get_desired', host=host)
