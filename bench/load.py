@@ -36,6 +36,7 @@ visible in the database, polled every 0.1 s), engine CPU and RSS
 retention of ``dpiaas.conf.database`` (see :func:`extrapolate`).
 """
 import argparse
+import collections
 import contextlib
 import json
 import os
@@ -479,19 +480,26 @@ def _ts(value):
         return None
 
 
-def _log_max(log_path, patterns):
+def _log_max(log_path, patterns, per_process_sum=False):
     """The largest number each regex's group 1 matched in the engine's
-    log (0 when never), or Nones without a log."""
+    log (0 when never), or Nones without a log. ``per_process_sum``:
+    the largest of each process (oslo.log's pid field), summed over the
+    engine's workers (running totals each of them logs)."""
     if not os.path.exists(log_path):
         return [None] * len(patterns)
-    found = [0] * len(patterns)
+    found = [collections.defaultdict(float) for _ in patterns]
     with open(log_path) as f:
         for line in f:
             for i, pattern in enumerate(patterns):
                 m = re.search(pattern, line)
                 if m:
-                    found[i] = max(found[i], float(m.group(1)))
-    return found
+                    fields = line.split(None, 3)
+                    pid = fields[2] if per_process_sum and \
+                        len(fields) > 2 else ''
+                    found[i][pid] = max(found[i][pid], float(m.group(1)))
+    return [sum(f.values()) if per_process_sum else max(f.values(),
+                                                        default=0)
+            for f in found]
 
 
 def engine_drops(log_path):
@@ -499,7 +507,8 @@ def engine_drops(log_path):
     dropped (its queue full), from the engine's log."""
     ingest, detector = _log_max(log_path, (
         r'ingest backlog full .* (\d+) dropped in all',
-        r'detector queue full .* (\d+) dropped in all'))
+        r'detector queue full .* (\d+) dropped in all'),
+        per_process_sum=True)
     if ingest is None:
         return None, None
     return int(ingest), int(detector)
@@ -562,12 +571,14 @@ def max_id(path):
 
 
 def py_spy(pid, seconds, out):
-    """``py-spy record --format raw`` of the engine; top frames."""
+    """``py-spy record --format raw`` of the engine and its workers;
+    top frames."""
     exe = shutil.which('py-spy') or os.path.join(VENV_BIN, 'py-spy')
     if not os.path.exists(exe):
         return None
     subprocess.run([exe, 'record', '--pid', str(pid), '-d', str(seconds),
                     '-r', '50', '--format', 'raw', '-o', out,
+                    '--subprocesses',
                     '--nonblocking'], stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=seconds + 60)
     return top_frames(out) if os.path.exists(out) else None
@@ -647,16 +658,21 @@ def run_engine_bench(args, log):
                             'inventory_file = %s\nlog_file = %s\n'
                             '[database]\nconnection = %s\n'
                             '[engine]\nreconcile_interval = %s\n'
+                            'workers = %d\n'
+                            '[coordination]\nbackend_url = %s\n'
                             % (transport_url, inv_path,
                                os.path.join(work, 'engine.log'), url,
-                               args.reconcile_interval))
+                               args.reconcile_interval, args.workers,
+                               'file://' + os.path.join(work, 'ring')
+                               if args.workers > 1 else ''))
                 engine = subprocess.Popen(
                     [os.path.join(VENV_BIN, 'dpiaas-engine'), '--config-file',
                      conf_path], stdout=subprocess.DEVNULL,
                     stderr=open(os.path.join(work, 'engine.err'), 'w'))
                 procs.append(engine)
-                _wait_log(os.path.join(work, 'engine.log'), 'started', engine,
-                          60)
+                _wait_log(os.path.join(work, 'engine.log'),
+                          'dpiaas-engine load-engine', engine, 60,
+                          count=args.workers)
                 log('engine pid %d up; agents start' % engine.pid)
                 for host in hosts:
                     spec = {'conf': conf_path, 'host': host, 'db': url,
@@ -694,12 +710,11 @@ def run_engine_bench(args, log):
                 poller = Poller(db_path, probes, alarms)
                 poller.measure_from = start
                 poller.start()
-                ps = psutil.Process(engine.pid)
-                ps.cpu_percent()
+                ps = EngineProcesses(psutil.Process(engine.pid))
                 while time.time() < start:
                     check_alive(procs, work, hosts)
                     time.sleep(0.5)
-                cpu0 = ps.cpu_times()
+                cpu0 = ps.cpu_seconds()
                 size0, id0 = db_bytes(db_path), max_id(db_path)
                 t0 = time.time()
                 rss = []
@@ -713,9 +728,9 @@ def run_engine_bench(args, log):
                     time.sleep(min(10, args.duration / 4))
                     spy_thread.start()
                 while time.time() < end:
-                    rss.append(ps.memory_info().rss)
+                    rss.append(ps.rss())
                     time.sleep(1.0)
-                cpu1 = ps.cpu_times()
+                cpu1 = ps.cpu_seconds()
                 depth = queue_depth(vhost)
                 size1, id1 = db_bytes(db_path), max_id(db_path)
                 t1 = time.time()
@@ -781,8 +796,7 @@ def run_engine_bench(args, log):
                     % ','.join('?' * len(anomalous)), anomalous)]
         finally:
             conn.close()
-        cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) \
-            / (t1 - t0)
+        cpu = (cpu1 - cpu0) / (t1 - t0)
         offered = sum(a['offered'] for a in agents) / args.duration
         alarm_lat = [poller.alarmed[m] - (first_bad + INTERVAL_S)
                      for m in anomalous if m in poller.alarmed]
@@ -793,6 +807,7 @@ def run_engine_bench(args, log):
                             conf.database.raw_retention, res_conf)
         return {
             'monitors': args.monitors, 'collectors': len(collectors),
+            'workers': args.workers,
             'hosts': args.hosts, 'duration_s': args.duration,
             'offered_per_s': offered,
             'stored_per_s': (id1 - id0) / (t1 - t0),
@@ -830,6 +845,37 @@ def run_engine_bench(args, log):
             shutil.rmtree(work, ignore_errors=True)
 
 
+class EngineProcesses:
+    """The engine process and its ``[engine] workers`` processes:
+    their CPU seconds and RSS summed (a worker restarted in the window
+    would be counted from its start only; the engine log says so)."""
+
+    def __init__(self, proc):
+        self.proc = proc
+
+    def _all(self):
+        return [self.proc] + self.proc.children(recursive=True)
+
+    def cpu_seconds(self):
+        total = 0.0
+        for p in self._all():
+            try:
+                t = p.cpu_times()
+            except Exception:  # exited between listing and reading
+                continue
+            total += t.user + t.system
+        return total
+
+    def rss(self):
+        total = 0
+        for p in self._all():
+            try:
+                total += p.memory_info().rss
+            except Exception:
+                continue
+        return total
+
+
 def check_alive(procs, work, hosts):
     """Raise with the child's last stderr line when one died."""
     for p, name in zip(procs, ['engine'] + hosts):
@@ -864,7 +910,9 @@ def anomaly_at_first(anomaly_at):
     return first if first >= anomaly_at else first + INTERVAL_S
 
 
-def _wait_log(path, text, proc, timeout):
+def _wait_log(path, text, proc, timeout, count=1):
+    """Wait for ``count`` lines of ``path`` with ``text`` and
+    ' started' (one per engine worker)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -872,7 +920,8 @@ def _wait_log(path, text, proc, timeout):
                                % proc.returncode)
         if os.path.exists(path):
             with open(path) as f:
-                if text in f.read():
+                if sum(text in line and ' started' in line
+                       for line in f) >= count:
                     return
         time.sleep(0.2)
     raise RuntimeError('dpiaas-engine did not start in %d s' % timeout)
@@ -883,6 +932,7 @@ def report_engine(r):
     rows = [
         ('monitors (collectors, agent hosts)', '%d (%d, %d)'
          % (r['monitors'], r['collectors'], r['hosts'])),
+        ('engine processes ([engine] workers)', str(r.get('workers', 1))),
         ('measured window', '%d s' % r['duration_s']),
         ('samples/s offered', fmt(r['offered_per_s'], '%.0f')),
         ('samples/s stored (sustained)', fmt(r['stored_per_s'], '%.0f')),
@@ -979,6 +1029,8 @@ def parse_args(argv):
                    help='seconds after the window to wait for the alarms '
                         'of the injected anomalies')
     p.add_argument('--reconcile-interval', type=float, default=10.0)
+    p.add_argument('--workers', type=int, default=1,
+                   help='the engine\'s [engine] workers (processes)')
     p.add_argument('--py-spy', action='store_true',
                    help='profile the engine for 20 s (py-spy)')
     p.add_argument('--keep', action='store_true',

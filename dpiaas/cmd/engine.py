@@ -8,6 +8,7 @@ reached at start end it at once with one line on stderr and a non-zero
 exit code.
 """
 import gc
+import os
 import signal
 import sys
 import threading
@@ -17,6 +18,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from dpiaas import conf as dpiaas_conf
+from dpiaas.engine import workers
 
 LOG = log.getLogger(__name__)
 EXIT_CONFIG = 2
@@ -87,6 +89,34 @@ def open_storage(conf):
                                                     first))
 
 
+def _supervise(conf, argv, stop):
+    """``[engine] workers`` processes of this engine, kept running until
+    SIGTERM or SIGINT (:mod:`dpiaas.engine.workers`)."""
+    from dpiaas.db import api as db_api
+    ring = conf.coordination.backend_url
+    if not ring:
+        ring = workers.default_ring_url(db_api.state_path(conf))
+        try:
+            os.makedirs(ring[len('file://'):], exist_ok=True)
+        except OSError as exc:
+            return _fail(EXIT_CONFIG, 'cannot create the workers\' '
+                         'coordination directory: %s (set [DEFAULT] '
+                         'state_path or [coordination] backend_url)' % exc)
+    sup = workers.Supervisor(workers.worker_command(argv),
+                             conf.engine.workers, ring)
+    LOG.info('%s: %d workers sharing %s', PROG, conf.engine.workers,
+             ring if not conf.coordination.backend_url
+             else '[coordination] backend_url')
+    sup.start()
+    try:
+        while not stop.wait(min(sup.check() or 1.0, 1.0)):
+            pass
+        LOG.info('%s stopping %d workers', PROG, len(sup.alive()))
+    finally:
+        sup.stop()
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -94,6 +124,7 @@ def main(argv=None):
     except cfg.Error as exc:
         return _fail(EXIT_CONFIG, str(exc).splitlines()[0])
     _quiet_imports()
+    from dpiaas.engine import coordination
     from dpiaas.engine import service
     from dpiaas import inventory
     from dpiaas.rpc import transport as rpc_transport
@@ -119,7 +150,21 @@ def main(argv=None):
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    engine = service.EngineService(conf, storage, inv, transport)
+    index = workers.worker_index()
+    if index is None and conf.engine.workers > 1:
+        storage.close()
+        transport.cleanup()
+        return _supervise(conf, argv, stop)
+    kwargs = {}
+    if index is not None:
+        workers.die_with_parent()
+        member = workers.member_id(conf.host, index)
+        kwargs['member_id'] = member
+        kwargs['coordinator'] = coordination.Coordinator.from_conf(
+            conf, member, os.environ.get(workers.ENV_RING),
+            expect=[workers.member_id(conf.host, i)
+                    for i in range(conf.engine.workers)])
+    engine = service.EngineService(conf, storage, inv, transport, **kwargs)
     try:
         engine.start()
         # as dpiaas.wsgi.api.freeze_heap does: batches of samples are many

@@ -244,6 +244,15 @@ class Checks(upgradecheck.UpgradeCommands):
     @_never_raises
     def check_coordination(self):
         url = self.conf.coordination.backend_url
+        if not url and self.conf.engine.workers > 1:
+            from dpiaas.db import api as db_api
+            from dpiaas.engine import workers
+            return Result(Code.SUCCESS, 'No [coordination] backend_url: '
+                          'the %d workers of dpiaas-engine share %s; run '
+                          'dpiaas-engine on one host only.' % (
+                              self.conf.engine.workers,
+                              workers.default_ring_url(
+                                  db_api.state_path(self.conf))))
         if not url:
             return Result(Code.SUCCESS, 'No [coordination] backend_url: '
                           'run only one dpiaas-engine (it owns every '

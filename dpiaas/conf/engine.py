@@ -3,7 +3,8 @@
 The engine schedules collectors onto agents, ingests what they report and
 watches that they stay alive; several engines share the monitors through a
 tooz hash ring when ``[coordination] backend_url`` is set. An engine's
-member id in that ring is ``[DEFAULT] host`` (see ``dpiaas.conf.agent``).
+member id in that ring is ``[DEFAULT] host`` (see ``dpiaas.conf.agent``),
+or ``<host>.<n>`` for each of ``[engine] workers`` processes.
 """
 from oslo_config import cfg
 
@@ -45,6 +46,16 @@ OPTS = [
     cfg.FloatOpt('ingest_retry_interval', default=1.0, min=0.01,
                  help='Seconds between two attempts to write samples '
                       'while the database fails.'),
+    cfg.IntOpt('workers', default=1, min=1,
+               help='Engine processes on this host. Each is a member of '
+                    'the coordination hash ring (member id '
+                    '"<host>.<n>"), owns its share of the monitors and '
+                    'scores them on its own CPU: one process holds about '
+                    '5,000 monitors (Python runs its threads on one core '
+                    'at a time). With more than one and no '
+                    '[coordination] backend_url, the workers share a ring '
+                    'in files under [DEFAULT] state_path. '
+                    'dpiaas-all-in-one ignores it.'),
     cfg.FloatOpt('broker_check_timeout', default=10.0, min=0,
                  help='At start, seconds to wait for the message broker '
                       'before giving up with an error (0: no check).'),

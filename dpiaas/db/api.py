@@ -46,16 +46,22 @@ class Storage(resources.ResourcesMixin, alarms.AlarmsMixin,
         self._init_samples()
 
 
+def state_path(conf):
+    """``[DEFAULT] state_path`` where a service registers it, else
+    ``DEFAULT_STATE_PATH``: where dpiaas keeps its files."""
+    try:
+        path = conf.state_path
+    except Exception:  # option registered by another part, or not at all
+        path = None
+    return path or DEFAULT_STATE_PATH
+
+
 def connection_url(conf):
     """``[database] connection``, or a SQLite file in the state path."""
     url = conf.database.connection
     if url:
         return url
-    try:
-        state_path = conf.state_path
-    except Exception:  # option registered by another part, or not at all
-        state_path = None
-    path = os.path.join(state_path or DEFAULT_STATE_PATH, 'dpiaas.sqlite')
+    path = os.path.join(state_path(conf), 'dpiaas.sqlite')
     return 'sqlite:///' + os.path.abspath(path)
 
 

@@ -6,24 +6,41 @@ monitor belongs to exactly one member, and when an engine leaves (or its
 heartbeat expires) the others take its monitors at their next refresh.
 Without a backend, one engine owns everything (aodh's fallback).
 
+Each member advertises the engine RPC API version it serves
+(``capabilities={'rpc': '1.4'}``), read once per new member: a peer
+forwards samples to it in the newest form it takes (packed since 1.4),
+older engines of a ring being upgraded get the form they know.
+
 Membership is re-read every ``heartbeat_interval`` rather than followed
 through watch callbacks, so that a member that died without leaving is
 dropped as soon as the backend forgets it, and a backend outage keeps the
 last ring instead of leaving the monitors ownerless.
 """
 import threading
+import time
 
 from oslo_log import log as logging
 from tooz import coordination
 from tooz import hashring
+
+from dpiaas.rpc import engine_api
 
 LOG = logging.getLogger(__name__)
 
 
 class Coordinator:
     def __init__(self, backend_url=None, member_id='engine',
-                 group='dpiaas-engines', heartbeat_interval=1.0):
+                 group='dpiaas-engines', heartbeat_interval=1.0,
+                 rpc_version=None, expect=(), expect_timeout=30.0):
         self.backend_url = backend_url
+        # members to wait for at start (the other workers of this host):
+        # an engine alone in a ring that is still forming takes every
+        # monitor, loads their detectors and hands most of them over
+        # seconds later (tens of seconds of work at 10,000 monitors)
+        self.expect = frozenset(m.encode('utf-8') for m in expect)
+        self.expect_timeout = expect_timeout
+        self.rpc_version_served = rpc_version or engine_api.RPC_API_VERSION
+        self._versions = {}     # member id (bytes) -> (major, minor)
         self.member_id = member_id.encode('utf-8')
         self.group = group.encode('utf-8')
         self.heartbeat_interval = heartbeat_interval
@@ -35,10 +52,14 @@ class Coordinator:
         self._thread = None
 
     @classmethod
-    def from_conf(cls, conf):
+    def from_conf(cls, conf, member_id=None, backend_url=None, expect=()):
+        """``member_id`` defaults to ``[DEFAULT] host``; ``backend_url``
+        to ``[coordination] backend_url`` (the workers of one host pass
+        their own ring when none is configured, and ``expect`` their
+        siblings' member ids)."""
         group = conf.coordination
-        return cls(group.backend_url, conf.host, group.group,
-                   group.heartbeat_interval)
+        return cls(backend_url or group.backend_url, member_id or conf.host,
+                   group.group, group.heartbeat_interval, expect=expect)
 
     @property
     def enabled(self):
@@ -63,6 +84,7 @@ class Coordinator:
             pass
         self._join()
         self.refresh()
+        self._wait_for_expected()
         if refresh_thread:
             self._stop.clear()
             self._thread = threading.Thread(
@@ -72,7 +94,9 @@ class Coordinator:
 
     def _join(self):
         try:
-            self._coord.join_group(self.group).get()
+            self._coord.join_group(
+                self.group,
+                capabilities={'rpc': self.rpc_version_served}).get()
         except coordination.MemberAlreadyExist:
             pass
         LOG.info('engine %s joined group %s', self.member_id.decode(),
@@ -105,11 +129,49 @@ class Coordinator:
             self._join()
             members = members | {self.member_id}
         with self._lock:
-            if members != self._members:
+            changed = members != self._members
+            if changed:
                 LOG.info('engines in %s: %s', self.group.decode(),
                          ', '.join(sorted(m.decode() for m in members)))
                 self._ring = hashring.HashRing(members)
                 self._members = members
+        if changed:
+            self._read_versions(members)
+
+    def _wait_for_expected(self):
+        missing = self.expect - self._members
+        if not missing:
+            return
+        deadline = time.monotonic() + self.expect_timeout
+        while missing and time.monotonic() < deadline:
+            time.sleep(min(self.heartbeat_interval, 0.2))
+            self.refresh()
+            missing = self.expect - self._members
+        if missing:
+            LOG.warning('%s not in group %s after %.0f s; starting without '
+                        'them', ', '.join(sorted(m.decode() for m in
+                                                 missing)),
+                        self.group.decode(), self.expect_timeout)
+
+    def _read_versions(self, members):
+        """The RPC version each new member advertised (a member that
+        advertised none is an engine older than 1.4: 1.1)."""
+        known = dict(self._versions)
+        for member in members - set(known):
+            try:
+                caps = self._coord.get_member_capabilities(
+                    self.group, member).get()
+            except coordination.ToozError as exc:
+                LOG.debug('capabilities of %s unknown: %s', member, exc)
+                continue
+            known[member] = _version(
+                caps.get('rpc') if isinstance(caps, dict) else None)
+        self._versions = {m: v for m, v in known.items() if m in members}
+
+    def rpc_version(self, member):
+        """(major, minor) of the engine RPC API ``member`` (str) serves;
+        (1, 1) when unknown."""
+        return self._versions.get(member.encode('utf-8'), (1, 1))
 
     def owns(self, monitor_id):
         """True when this engine is the one to reconcile ``monitor_id``."""
@@ -142,3 +204,11 @@ class Coordinator:
                 LOG.warning('coordination backend unreachable, keeping '
                             'the last ring (%s): %s',
                             ', '.join(self.members), exc)
+
+
+def _version(text):
+    try:
+        major, minor = str(text).split('.')
+        return int(major), int(minor)
+    except (TypeError, ValueError):
+        return (1, 1)

@@ -52,7 +52,7 @@ class EngineEndpoint:
     """Server side of ``dpiaas.rpc.engine_api.EngineAPI`` and
     ``EnginePeerAPI`` (1.3)."""
 
-    target = messaging.Target(version='1.3')
+    target = messaging.Target(version='1.4')
 
     def __init__(self, storage, ingest, agent_api, agent_down_time=60,
                  lock=None, clock=time.time, score=None):
@@ -88,12 +88,14 @@ class EngineEndpoint:
         if rows:
             self.ingest.add(rows)
 
-    def score_samples(self, ctxt, samples=None, compact=None):
+    def score_samples(self, ctxt, samples=None, compact=None,
+                      packed=None):
         """Samples another engine stored and forwarded because this one
-        owns their monitors: scored only (1.1; ``compact`` 1.2)."""
+        owns their monitors: scored only (1.1; ``compact`` 1.2,
+        ``packed`` 1.4)."""
         if self.score is None:
             return
-        rows = self._rows('a peer engine', samples, compact)
+        rows = self._rows('a peer engine', samples, compact, packed)
         if rows:
             self.score(rows)
 

@@ -51,16 +51,26 @@ GIL_SWITCH_INTERVAL_S = 0.001
 GC_THRESHOLDS = (100000, 20, 20)
 
 
+# The ring key of the retention pass: one engine of the ring runs it.
+RETENTION_KEY = 'dpiaas-retention-pass'
+
+
 class Expirer(periodic.PeriodicTask):
-    """Runs ``storage.expire()`` (retention, downsampling) periodically."""
+    """Runs ``storage.expire()`` (retention, downsampling) periodically,
+    on the one engine of the ring that owns ``RETENTION_KEY``: a pass
+    over 10,000 monitors' samples takes tens of seconds of database
+    work, and every engine (or worker) doing it again gains nothing."""
 
     name = 'retention pass'
 
-    def __init__(self, storage, interval):
+    def __init__(self, storage, interval, owns=None):
         super().__init__(interval)
         self.storage = storage
+        self.owns = owns or (lambda key: True)
 
     def tick(self):
+        if not self.owns(RETENTION_KEY):
+            return
         LOG.debug('retention pass: %s', self.storage.expire())
 
 
@@ -69,15 +79,19 @@ class EngineService:
     (tests); everything else comes from ``conf``."""
 
     def __init__(self, conf, storage, inventory, transport, agent_api=None,
-                 coordinator=None):
+                 coordinator=None, member_id=None):
         self.conf = conf
+        # the engine's name on the ring and its RPC server name: the host,
+        # or "<host>.<n>" for one of several workers (dpiaas.engine.workers)
+        self.member_id = member_id or conf.host
         self.storage = storage
         self.inventory = inventory
         self.transport = transport
         eng = conf.engine
         self.agent_api = agent_api or agent_api_mod.AgentAPI(transport)
         self.coordinator = (coordinator
-                            or coordination.Coordinator.from_conf(conf))
+                            or coordination.Coordinator.from_conf(
+                                conf, self.member_id))
         # one lock for everything that writes collector statuses
         self.lock = threading.RLock()
         self.scheduler = scheduler_mod.Scheduler(inventory)
@@ -93,7 +107,8 @@ class EngineService:
         self.liveness = liveness_mod.Liveness(
             storage, eng.agent_down_time, owns=self.coordinator.owns,
             interval=eng.liveness_interval, lock=self.lock)
-        self.expirer = Expirer(storage, eng.expire_interval)
+        self.expirer = Expirer(storage, eng.expire_interval,
+                               owns=self.coordinator.owns)
         self.control_endpoint = rpc_endpoint.EngineControlEndpoint(
             self.reconciler)
         self.notifiers = notifiers_mod.NotifierManager(conf, transport)
@@ -122,19 +137,21 @@ class EngineService:
                 'detector': self.detection.stats()}
 
     def _forward(self, owner, samples):
-        self.peer_api.score_samples(None, owner, samples)
+        self.peer_api.score_samples(
+            None, owner, samples,
+            packed=self.coordinator.rpc_version(owner) >= (1, 4))
 
     def _servers(self):
         return [
             rpc_transport.get_rpc_server(
                 self.transport,
                 messaging.Target(topic=engine_api.TOPIC,
-                                 server=self.conf.host),
+                                 server=self.member_id),
                 [self.endpoint]),
             rpc_transport.get_rpc_server(
                 self.transport,
                 messaging.Target(topic=engine_api.CONTROL_TOPIC,
-                                 server=self.conf.host),
+                                 server=self.member_id),
                 [self.control_endpoint]),
         ]
 
@@ -153,7 +170,7 @@ class EngineService:
         self.liveness.start()
         self.expirer.start()
         self.started = True
-        LOG.info('dpiaas-engine %s started (%s)', self.conf.host,
+        LOG.info('dpiaas-engine %s started (%s)', self.member_id,
                  'engines: %s' % ', '.join(self.coordinator.members)
                  if self.coordinator.enabled else 'sole engine')
 
@@ -180,4 +197,4 @@ class EngineService:
             self.coordinator.stop()
         except Exception as exc:
             LOG.warning('leaving the coordination group failed: %s', exc)
-        LOG.info('dpiaas-engine %s stopped', self.conf.host)
+        LOG.info('dpiaas-engine %s stopped', self.member_id)

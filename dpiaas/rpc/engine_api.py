@@ -36,6 +36,13 @@ API version history:
   decoded in a fraction of a millisecond. The agent sends ``packed``
   once an engine answered its ``get_desired`` at 1.3, a batch with a
   value that is not a number (None) ``compact``.
+* 1.4 - score_samples takes ``packed`` too. Engines forward (N-1)/N of
+  what they receive when N share the ring (``[engine] workers``), and
+  as 1.1 dicts that was decoded twice, the second time from JSON. An
+  engine sends ``packed`` to a peer that advertises 1.4 or later in its
+  coordination membership (``Coordinator.rpc_version``), dicts (1.1) to
+  any other: during a rolling upgrade a cast the peer refused would be
+  lost without a word.
 """
 import base64
 import struct
@@ -46,7 +53,7 @@ from dpiaas.rpc import transport as rpc_transport
 
 TOPIC = 'dpiaas-engine'
 CONTROL_TOPIC = 'dpiaas-engine-control'
-RPC_API_VERSION = '1.3'
+RPC_API_VERSION = '1.4'
 
 
 def compact_samples(samples):
@@ -251,14 +258,21 @@ class EnginePeerAPI:
     def can_send_version(self, version):
         return self.client.can_send_version(version)
 
-    def score_samples(self, ctxt, owner, samples):
+    def score_samples(self, ctxt, owner, samples, packed=False):
         """Hand ``samples`` (already stored; dicts or rows) to the engine
         ``owner`` for scoring.
 
-        Sent as 1.1 dicts: a cast that an older engine refuses is lost
-        without a word, and engines of two versions share a ring while
-        they are upgraded one by one (1.2 engines take ``compact`` too).
+        ``packed`` (1.4) when the caller knows ``owner`` takes it (its
+        advertised RPC version), else 1.1 dicts, which every engine of a
+        ring being upgraded one by one takes. A batch with a value that
+        is not a number goes as dicts too.
         """
+        if packed and self.client.can_send_version('1.4'):
+            form = packed_samples(samples)
+            if form is not None:
+                self.client.prepare(version='1.4', server=owner).cast(
+                    ctxt, 'score_samples', packed=form)
+                return
         self.client.prepare(version='1.1', server=owner).cast(
             ctxt, 'score_samples', samples=[
                 s.to_dict() if hasattr(s, 'to_dict') else s

@@ -72,6 +72,8 @@ class Pair:
             'report_batch_interval = 0.3\ntap_retry_interval = 0.5\n'
             'engine_retry_interval = 0.5\n' % test_faults.HOST))
         self.procs = list(self.engines.values()) + [self.agent]
+        # the ring's member ids
+        self.members = ENGINES
         self.transport = None
         self.storage = None
         self.monitor = None
@@ -93,7 +95,7 @@ class Pair:
         for name, proc in self.engines.items():
             proc.start('dpiaas-engine')
         # both engines see both in the ring before any monitor exists
-        ring = 'engines in dpiaas-engines: %s' % ', '.join(ENGINES)
+        ring = 'engines in dpiaas-engines: %s' % ', '.join(self.members)
         wait_for(lambda: all(ring in p.text() for p in
                              self.engines.values()), 90,
                  'both engines in the ring\n' + self.logs())
@@ -111,7 +113,7 @@ class Pair:
             'a running collector\n' + self.logs())
 
     def owner(self):
-        ring = hashring.HashRing({n.encode() for n in ENGINES})
+        ring = hashring.HashRing({n.encode() for n in self.members})
         [node] = ring.get_nodes(self.monitor['id'].encode())
         return node.decode()
 

@@ -212,6 +212,13 @@ def test_no_coordination_backend_means_one_engine(write_conf):
     assert result.code == SUCCESS and 'only one' in result.details
 
 
+def test_engine_workers_without_backend_share_a_file_ring(write_conf):
+    result = write_conf('[engine]\nworkers = 3\n').check_coordination()
+    assert result.code == SUCCESS
+    assert '3 workers' in result.details
+    assert 'file:///var/lib/dpiaas/coordination' in result.details
+
+
 def test_file_coordination_backend_answers(write_conf, tmp_path):
     result = write_conf('[coordination]\nbackend_url = file://%s\n'
                         % (tmp_path / 'tooz')).check_coordination()

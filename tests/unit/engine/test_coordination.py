@@ -91,3 +91,73 @@ def test_a_killed_engine_is_dropped_when_its_heartbeat_expires(tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+def test_members_advertise_the_rpc_version_they_serve(tmp_path):
+    """A peer forwards samples packed only to engines that said they
+    take 1.4; an engine that advertised nothing (older than 1.4) gets
+    1.1 dicts."""
+    url = 'file://%s' % tmp_path
+    new = coordination.Coordinator(url, 'engine-new')
+    old = coordination.Coordinator(url, 'engine-old', rpc_version='1.3')
+    new.start(refresh_thread=False)
+    old.start(refresh_thread=False)
+    try:
+        new.refresh()
+        assert new.rpc_version('engine-new') >= (1, 4)
+        assert new.rpc_version('engine-old') == (1, 3)
+        assert new.rpc_version('engine-gone') == (1, 1)
+    finally:
+        new.stop()
+        old.stop()
+
+
+def test_version_of_a_member_without_capabilities_is_1_1(tmp_path):
+    from tooz import coordination as tooz_coordination
+    url = 'file://%s' % tmp_path
+    bare = tooz_coordination.get_coordinator(url, b'engine-bare')
+    bare.start()
+    c = coordination.Coordinator(url, 'engine-a')
+    c.start(refresh_thread=False)
+    try:
+        bare.join_group(c.group).get()
+        c.refresh()
+        assert 'engine-bare' in c.members
+        assert c.rpc_version('engine-bare') == (1, 1)
+    finally:
+        c.stop()
+        bare.stop()
+
+
+def test_a_worker_waits_for_its_siblings_before_owning(tmp_path):
+    """Started first, a worker would own every monitor until the others
+    join; it waits for the members it expects instead."""
+    import threading
+    url = 'file://%s' % tmp_path
+    a = coordination.Coordinator(url, 'h.0', heartbeat_interval=0.1,
+                                 expect=['h.0', 'h.1'])
+    b = coordination.Coordinator(url, 'h.1', heartbeat_interval=0.1)
+    later = threading.Timer(0.5, b.start, kwargs={'refresh_thread': False})
+    later.start()
+    try:
+        a.start(refresh_thread=False)
+        assert a.members == ['h.0', 'h.1']
+        assert not all(a.owns(m) for m in MONITORS)
+    finally:
+        later.join()
+        a.stop()
+        b.stop()
+
+
+def test_a_missing_sibling_delays_the_start_only_so_long(tmp_path):
+    url = 'file://%s' % tmp_path
+    a = coordination.Coordinator(url, 'h.0', heartbeat_interval=0.1,
+                                 expect=['h.0', 'h.1'], expect_timeout=0.3)
+    t0 = time.monotonic()
+    a.start(refresh_thread=False)
+    try:
+        assert 0.3 <= time.monotonic() - t0 < 5
+        assert a.members == ['h.0']
+        assert all(a.owns(m) for m in MONITORS)
+    finally:
+        a.stop()

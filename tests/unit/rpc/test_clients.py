@@ -212,6 +212,30 @@ def test_score_samples_reaches_only_the_owner(transport, serve):
     assert e1.calls == []
 
 
+def test_score_samples_packed_to_a_1_4_owner(transport, serve):
+    """A peer known to serve 1.4 gets the samples packed, and the rows
+    it decodes are the ones sent."""
+    from dpiaas.engine import ingest
+    rec = Recorder(('score_samples',))
+    rec.target = messaging.Target(version='1.4')
+    e2 = serve(messaging.Target(topic='dpiaas-engine', server='e2'), rec)
+    engine_api.EnginePeerAPI(transport).score_samples(None, 'e2', [SAMPLE],
+                                                      packed=True)
+    [(method, kwargs)] = e2.wait(1)
+    assert list(kwargs) == ['packed']
+    [row] = ingest.samples_of_packed(kwargs['packed'])
+    assert row.to_dict() == ingest.as_samples([SAMPLE])[0].to_dict()
+
+
+def test_score_samples_with_a_non_number_go_as_dicts(transport, serve):
+    odd = dict(SAMPLE, metrics=dict(SAMPLE['metrics'], extra=None))
+    e2 = serve(messaging.Target(topic='dpiaas-engine', server='e2'),
+               Recorder(('score_samples',)))
+    engine_api.EnginePeerAPI(transport).score_samples(None, 'e2', [odd],
+                                                      packed=True)
+    assert e2.wait(1) == [('score_samples', {'samples': [odd]})]
+
+
 def test_samples_go_compact_once_an_engine_answered_at_1_2(transport,
                                                            serve):
     eng = serve(messaging.Target(topic='dpiaas-engine', server='e1'),
