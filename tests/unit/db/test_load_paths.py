@@ -114,3 +114,52 @@ def test_a_writer_waits_for_the_others_no_longer_than_sqlite_would(
         t.join(5)
     assert storage.create_monitor({'project_id': 'p1'})['id']
     assert storage._write_lock._owner is None
+
+
+def test_writers_of_two_processes_take_turns(storage, monkeypatch):
+    """Another process's writer holds the lock file beside the database:
+    this one waits for it (here up to a 50 ms busy timeout), then writes
+    as soon as it is released."""
+    import subprocess
+    import sys
+
+    import pytest
+    import sqlalchemy as sa
+    from dpiaas.db import engines
+    monkeypatch.setattr(engines, 'SQLITE_BUSY_TIMEOUT_MS', 50)
+    path = storage._process_lock.path
+    assert path.endswith('dpiaas.sqlite.writer-lock')
+    holder = subprocess.Popen(
+        [sys.executable, '-c',
+         'import fcntl, os, sys\n'
+         'fd = os.open(%r, os.O_RDWR | os.O_CREAT)\n'
+         'fcntl.flock(fd, fcntl.LOCK_EX)\n'
+         'print("held", flush=True)\n'
+         'sys.stdin.read()\n' % path],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b'held\n'
+        with pytest.raises(sa.exc.OperationalError,
+                           match='another dpiaas process'):
+            storage.create_monitor({'project_id': 'p1'})
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    assert storage.create_monitor({'project_id': 'p1'})['id']
+    assert storage._write_lock._owner is None
+
+
+def test_writes_go_on_when_the_lock_file_cannot_be_opened(storage,
+                                                          tmp_path):
+    storage._process_lock.path = str(tmp_path / 'no-such-dir' / 'lock')
+    assert storage.create_monitor({'project_id': 'p1'})['id']
+    assert storage._process_lock.broken
+
+
+def test_no_lock_file_for_a_database_in_memory():
+    from dpiaas.db import api
+    s = api.Storage('sqlite://', check_schema=False)
+    try:
+        assert s._process_lock is None
+    finally:
+        s.close()
