@@ -54,7 +54,7 @@ OPTS = [
                     '5,000 monitors (Python runs its threads on one core '
                     'at a time). With more than one and no '
                     '[coordination] backend_url, the workers share a ring '
-                    'in files under [DEFAULT] state_path. '
+                    'in files under /var/lib/dpiaas/coordination. '
                     'dpiaas-all-in-one ignores it.'),
     cfg.FloatOpt('broker_check_timeout', default=10.0, min=0,
                  help='At start, seconds to wait for the message broker '

@@ -78,6 +78,7 @@ def devstack_env(stack, tmp, name, db_name):
         'SYSTEMD_DIR': str(tmp / 'systemd'),
         # the plugin's, so that nothing lands in /etc
         'DPIAAS_DIR': REPO, 'DPIAAS_CONF_DIR': str(tmp / 'etc-dpiaas'),
+        'DPIAAS_ENGINE_WORKERS': '3',
         'DPIAAS_SERVICE_USER': 'dpiaas-devstack-' + name,
         'DPIAAS_DB_NAME': db_name,
     })
@@ -193,6 +194,7 @@ def test_conf_is_0640_owned_by_the_stack_user_and_parses(deployed):
     assert conf.database.connection.endswith(
         '/%s?charset=utf8mb4' % env['DPIAAS_DB_NAME'])
     assert conf.service_credentials.region_name == env['REGION_NAME']
+    assert conf.engine.workers == int(env['DPIAAS_ENGINE_WORKERS'])
     assert env['SERVICE_PASSWORD'] in open(deployed['conf']).read()
 
 
