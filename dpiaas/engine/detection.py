@@ -198,7 +198,8 @@ class Detection:
             self._drop_logged_at = now
             LOG.warning('detector queue full (%d samples): dropped the %d '
                         'oldest, %d dropped in all; this engine has more '
-                        'monitors than it can score', self.max_queued,
+                        'monitors than it can score (raise [engine] '
+                        'workers or add engines)', self.max_queued,
                         dropped, self.dropped)
 
     def stats(self, now=None):
