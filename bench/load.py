@@ -715,6 +715,12 @@ def run_engine_bench(args, log):
                     check_alive(procs, work, hosts)
                     time.sleep(0.5)
                 cpu0 = ps.cpu_seconds()
+                # what else ran: the simulated agents, and the machine as
+                # a whole (the engine's figures follow the CPU it gets)
+                agent_ps = [EngineProcesses(psutil.Process(p.pid))
+                            for p in procs[1:]]
+                agents0 = sum(a.cpu_seconds() for a in agent_ps)
+                machine0 = psutil.cpu_times()
                 size0, id0 = db_bytes(db_path), max_id(db_path)
                 t0 = time.time()
                 rss = []
@@ -731,6 +737,8 @@ def run_engine_bench(args, log):
                     rss.append(ps.rss())
                     time.sleep(1.0)
                 cpu1 = ps.cpu_seconds()
+                agents1 = sum(a.cpu_seconds() for a in agent_ps)
+                machine1 = psutil.cpu_times()
                 depth = queue_depth(vhost)
                 size1, id1 = db_bytes(db_path), max_id(db_path)
                 t1 = time.time()
@@ -828,6 +836,10 @@ def run_engine_bench(args, log):
             'detector_delay_p50_s': percentile(detector_delay, 50),
             'detector_delay_p99_s': percentile(detector_delay, 99),
             'engine_cpu_cores': cpu,
+            'agents_cpu_cores': (agents1 - agents0) / (t1 - t0),
+            'machine_cpu_busy_cores': _busy(machine0, machine1)
+            / (t1 - t0),
+            'machine_cores': psutil.cpu_count(),
             'engine_rss_max': max(rss) if rss else None,
             'db_growth_bytes_per_s': (size1 - size0) / (t1 - t0),
             'db_bytes_end': size1,
@@ -843,6 +855,13 @@ def run_engine_bench(args, log):
         stop_procs(procs)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _busy(t0, t1):
+    """CPU seconds all cores were busy between two psutil.cpu_times()."""
+    idle = (t1.idle + getattr(t1, 'iowait', 0)) - \
+        (t0.idle + getattr(t0, 'iowait', 0))
+    return sum(t1) - sum(t0) - idle
 
 
 class EngineProcesses:
@@ -952,6 +971,10 @@ def report_engine(r):
         ('engine CPU', fmt(r['engine_cpu_cores'] * 100, '%.0f',
                            ' % of one core')),
         ('engine RSS (max)', human_bytes(r['engine_rss_max'])),
+        ('simulated agents CPU / machine busy', '%s / %s of %s cores' % (
+            fmt(r.get('agents_cpu_cores'), '%.2f'),
+            fmt(r.get('machine_cpu_busy_cores'), '%.2f'),
+            r.get('machine_cores'))),
         ('database growth', human_bytes(r['db_growth_bytes_per_s']) + '/s'),
         ('bytes per raw sample (with indexes)',
          fmt(r['raw_bytes_per_sample'], '%.0f')),
