@@ -69,6 +69,7 @@ import math
 import numba
 import numpy as np
 
+from dpiaas.dpi import bytescan
 from dpiaas.dpi import headers
 
 PATTERNS = 256
@@ -248,12 +249,8 @@ def prob_round(sk, x):
 
 @numba.njit(cache=True, inline='always')
 def popcount32(x):
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x55555555))
-    m2 = np.uint64(0x33333333)
-    x = (x & m2) + ((x >> np.uint64(2)) & m2)
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F)
-    return np.int64(((x * np.uint64(0x01010101)) & np.uint64(0xFFFFFFFF))
-                    >> np.uint64(24))
+    """Set bits among the low 32 bits of x (POPCNT; see bytescan)."""
+    return bytescan.popcount(np.uint64(x) & np.uint64(0xFFFFFFFF))
 
 
 @numba.njit(cache=True, inline='always')

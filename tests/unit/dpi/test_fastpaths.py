@@ -71,3 +71,24 @@ def test_sketch_layout_is_cached_but_each_sketch_owns_its_arrays():
     a.pat[:] = 0
     a.fire[:] = 0
     assert b.pat.any() and b.fire.any()
+
+
+@numba.njit
+def _popcounts(x):
+    out = np.empty((2, len(x)), np.int64)
+    for i in range(len(x)):
+        out[0, i] = bytescan.popcount(x[i])
+        out[1, i] = regulator.popcount32(x[i])
+    return out
+
+
+def test_popcount_counts_every_bit_and_popcount32_the_low_32():
+    rs = np.random.RandomState(11)
+    x = np.concatenate([
+        np.array([0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 64 - 1], np.uint64),
+        rs.randint(0, 2 ** 63, 2000, dtype=np.uint64) * np.uint64(2)
+        + rs.randint(0, 2, 2000).astype(np.uint64)])
+    got = _popcounts(x)
+    assert got[0].tolist() == [bin(int(v)).count('1') for v in x]
+    assert got[1].tolist() == [bin(int(v) & 0xFFFFFFFF).count('1')
+                               for v in x]
