@@ -147,9 +147,9 @@ class Traffic(threading.Thread):
             self.join(10)
 
 
-@pytest.fixture
-def pair(tmp_path, broker, vm):
-    p = Pair(tmp_path, broker, vm)
+def running(cls, tmp_path, broker, vm):
+    """A fixture's body: ``cls`` (a Pair) up with traffic, then down."""
+    p = cls(tmp_path, broker, vm)
     traffic = Traffic(vm.ip)
     try:
         p.up()
@@ -158,6 +158,11 @@ def pair(tmp_path, broker, vm):
     finally:
         traffic.stop()
         p.down()
+
+
+@pytest.fixture
+def pair(tmp_path, broker, vm):
+    yield from running(Pair, tmp_path, broker, vm)
 
 
 def test_killed_engines_monitors_are_evaluated_again(pair):

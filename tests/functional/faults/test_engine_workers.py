@@ -51,15 +51,7 @@ class OneEngineTwoWorkers(takeover.Pair):
 
 @pytest.fixture
 def engine(tmp_path, broker, vm):
-    p = OneEngineTwoWorkers(tmp_path, broker, vm)
-    traffic = takeover.Traffic(vm.ip)
-    try:
-        p.up()
-        traffic.start()
-        yield p
-    finally:
-        traffic.stop()
-        p.down()
+    yield from takeover.running(OneEngineTwoWorkers, tmp_path, broker, vm)
 
 
 def _gone(pid):

@@ -101,35 +101,33 @@ def test_a_worker_that_lived_long_is_restarted_at_once(supervisors):
     assert w.proc is not first and w.proc.poll() is None
 
 
-def _piped(cmd, env):
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE)
+def _started(supervisors, count, on_sigterm, stop_timeout):
+    """Workers that handle SIGTERM with ``on_sigterm`` (Python source),
+    started and ready: SIGTERM must arrive after the handler is set."""
+    code = ('import signal, sys, time\n'
+            'signal.signal(signal.SIGTERM, %s)\n'
+            'print("ready", flush=True)\n'
+            'time.sleep(60)\n' % on_sigterm)
+
+    def piped(cmd, env):
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE)
+    sup = supervisors(_sleeper(code), count, 'file:///r',
+                      stop_timeout=stop_timeout, popen=piped)
+    sup.start()
+    for w in sup.workers:
+        assert w.proc.stdout.readline() == b'ready\n'
+    return sup
 
 
 def test_stop_terminates_every_worker(supervisors):
-    code = ('import signal, sys, time\n'
-            'signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\n'
-            'print("ready", flush=True)\n'
-            'time.sleep(60)\n')
-    sup = supervisors(_sleeper(code), 2, 'file:///r', stop_timeout=30,
-                      popen=_piped)
-    sup.start()
+    sup = _started(supervisors, 2, 'lambda *a: sys.exit(0)', 30)
     assert len(sup.alive()) == 2
-    for w in sup.workers:
-        assert w.proc.stdout.readline() == b'ready\n'
     assert sup.stop() == []
     assert [w.proc.returncode for w in sup.workers] == [0, 0]
 
 
 def test_stop_kills_a_worker_that_ignores_sigterm(supervisors):
-    code = ('import signal, sys, time\n'
-            'signal.signal(signal.SIGTERM, signal.SIG_IGN)\n'
-            'print("ready", flush=True)\n'
-            'time.sleep(60)\n')
-    sup = supervisors(_sleeper(code), 1, 'file:///r', stop_timeout=0.5,
-                      popen=_piped)
-    sup.start()
-    # SIGTERM must arrive after the handler is set
-    assert sup.workers[0].proc.stdout.readline() == b'ready\n'
+    sup = _started(supervisors, 1, 'signal.SIG_IGN', 0.5)
     assert sup.stop() == [0]
     assert sup.workers[0].proc.returncode == -signal.SIGKILL
 
