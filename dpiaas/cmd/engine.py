@@ -100,8 +100,8 @@ def _supervise(conf, argv, stop):
             os.makedirs(ring[len('file://'):], exist_ok=True)
         except OSError as exc:
             return _fail(EXIT_CONFIG, 'cannot create the workers\' '
-                         'coordination directory: %s (set [DEFAULT] '
-                         'state_path or [coordination] backend_url)' % exc)
+                         'coordination directory: %s (create it, or set '
+                         '[coordination] backend_url)' % exc)
     sup = workers.Supervisor(workers.worker_command(argv),
                              conf.engine.workers, ring)
     LOG.info('%s: %d workers sharing %s', PROG, conf.engine.workers,

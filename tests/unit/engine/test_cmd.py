@@ -85,3 +85,18 @@ def test_sigterm_stops_the_engine_cleanly(config, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_workers_without_a_ring_directory_is_one_line_and_exit_2(
+        config, capsys, monkeypatch, tmp_path):
+    """[engine] workers > 1 and no backend: the file ring's directory
+    must be creatable, else one line says what to do."""
+    from dpiaas.engine import workers
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('')
+    monkeypatch.setattr(workers, 'default_ring_url',
+                        lambda path: 'file://%s/coordination' % blocker)
+    code, errors = run_main(capsys, config(extra='[engine]\nworkers = 2'))
+    assert code == 2
+    assert len(errors) == 1 and 'coordination directory' in errors[0] \
+        and 'backend_url' in errors[0]
