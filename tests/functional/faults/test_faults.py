@@ -101,6 +101,8 @@ class Deployment:
             'report_batch_interval = 0.3\ntap_retry_interval = 0.5\n'
             'engine_retry_interval = 0.5\n' % HOST) + extra)
         self.extra = extra
+        # more fields of the monitor up() creates (detector settings)
+        self.monitor_fields = {}
         self.procs = (self.engine, self.agent)
         self.transport = None
         self.storage = None
@@ -131,9 +133,10 @@ class Deployment:
         wait_for(lambda: self.storage.list_agents() or not self.alive(),
                  90, 'the agent to report\n' + self.logs())
         assert self.alive(), self.logs()
-        self.monitor = self.storage.create_monitor({
+        self.monitor = self.storage.create_monitor(dict({
             'project_id': 'fault-project', 'port_id': self.port_id,
-            'name': 'fault-test', 'interval_ms': INTERVAL_MS})
+            'name': 'fault-test', 'interval_ms': INTERVAL_MS},
+            **self.monitor_fields))
         engine_api.EngineControlAPI(self.transport).monitor_changed(
             None, self.monitor['id'])
         wait_for(lambda: [c for c in self.storage.list_collectors(
