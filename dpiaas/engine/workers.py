@@ -41,6 +41,7 @@ LOG = logging.getLogger(__name__)
 
 ENV_INDEX = 'DPIAAS_ENGINE_WORKER'
 ENV_RING = 'DPIAAS_ENGINE_RING'
+ENV_PARENT = 'DPIAAS_ENGINE_PARENT'
 RESTART_MIN_S = 1.0
 RESTART_MAX_S = 60.0
 # a worker that lived this long was not dying at start: restart at once
@@ -73,7 +74,11 @@ def die_with_parent():
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the parent still stops us
         pass
-    if os.getppid() == 1:   # the parent died before prctl
+    # the parent may have died before prctl: then this process has been
+    # re-parented. Compared with the pid the supervisor gave, not with 1:
+    # in a container the supervisor itself may be pid 1.
+    parent = os.environ.get(ENV_PARENT)
+    if parent and os.getppid() != int(parent):
         os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -104,6 +109,7 @@ class Supervisor:
         env = dict(os.environ)
         env[ENV_INDEX] = str(worker.index)
         env[ENV_RING] = self.ring_url
+        env[ENV_PARENT] = str(os.getpid())
         worker.proc = self.popen(self.command, env=env)
         worker.started_at = self.clock()
         LOG.info('engine worker %d started (pid %d)', worker.index,

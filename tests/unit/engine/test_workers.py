@@ -162,3 +162,21 @@ def test_a_worker_dies_with_its_parent(tmp_path):
                 break       # a zombie reaped by init soon: it is dead
         assert time.monotonic() < deadline, 'worker outlived its parent'
         time.sleep(0.05)
+
+
+def test_a_worker_of_a_supervisor_that_is_pid_1_lives(monkeypatch):
+    """In a container dpiaas-engine may be pid 1: its workers' parent
+    is then 1 and they must not take that for their parent's death."""
+    killed = []
+
+    def no_libc(*args, **kwargs):
+        raise OSError('no prctl for the test process')
+    monkeypatch.setattr(workers.ctypes, 'CDLL', no_libc)
+    monkeypatch.setattr(os, 'getppid', lambda: 1)
+    monkeypatch.setattr(os, 'kill', lambda pid, sig: killed.append(sig))
+    monkeypatch.setenv(workers.ENV_PARENT, '1')
+    workers.die_with_parent()
+    assert killed == []
+    monkeypatch.setenv(workers.ENV_PARENT, '4242')   # re-parented
+    workers.die_with_parent()
+    assert killed == [signal.SIGTERM]
