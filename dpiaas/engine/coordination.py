@@ -93,12 +93,20 @@ class Coordinator:
             self._thread.start()
 
     def _join(self):
+        caps = {'rpc': self.rpc_version_served}
         try:
-            self._coord.join_group(
-                self.group,
-                capabilities={'rpc': self.rpc_version_served}).get()
+            self._coord.join_group(self.group, capabilities=caps).get()
         except coordination.MemberAlreadyExist:
-            pass
+            # the entry of an earlier process with our member id (a
+            # worker killed and started again): this process never
+            # joined it, so its heartbeats would not keep it alive and
+            # it would expire again and again. Replace it.
+            try:
+                self._coord.leave_group(self.group).get()
+            except (coordination.MemberNotJoined,
+                    coordination.GroupNotCreated):
+                pass
+            self._coord.join_group(self.group, capabilities=caps).get()
         LOG.info('engine %s joined group %s', self.member_id.decode(),
                  self.group.decode())
 

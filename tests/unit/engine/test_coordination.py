@@ -161,3 +161,27 @@ def test_a_missing_sibling_delays_the_start_only_so_long(tmp_path):
         assert all(a.owns(m) for m in MONITORS)
     finally:
         a.stop()
+
+
+def test_a_restarted_member_replaces_its_dead_entry(tmp_path):
+    """A worker killed and started again under the same member id finds
+    its old entry: it must take it over, or its heartbeats never touch
+    it and the others drop it from the ring again and again."""
+    url = 'file://%s?timeout=1' % tmp_path
+    other = coordination.Coordinator(url, 'h.1', heartbeat_interval=0.1)
+    dead = coordination.Coordinator(url, 'h.0', heartbeat_interval=0.1)
+    other.start(refresh_thread=False)
+    dead.start(refresh_thread=False)
+    dead._coord.heart.stop()        # SIGKILL: no leave, no heartbeat
+    dead._coord.heart.wait()
+    again = coordination.Coordinator(url, 'h.0', heartbeat_interval=0.1)
+    again.start(refresh_thread=False)
+    try:
+        time.sleep(2.5)             # past the member timeout, heartbeats on
+        other.refresh()
+        assert other.members == ['h.0', 'h.1']
+        assert again.members == ['h.0', 'h.1']
+    finally:
+        for c in (again, other):
+            c.stop()
+        dead._coord.stop()
