@@ -28,7 +28,7 @@ OPTS = [
                help='Latency samples kept per service and interval for '
                     'p50/p95 (reservoir sampling beyond).'),
     cfg.IntOpt('flow_table_size', default=_D.flow_table_size, min=0,
-               help='Flows (5-tuples) tracked per collector (128 bytes '
+               help='Flows (5-tuples) tracked per collector (144 bytes '
                     'each); 0 disables the flow table and heavy hitters. '
                     'The flow idle longest is evicted when full, and '
                     'counted.'),

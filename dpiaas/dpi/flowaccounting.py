@@ -99,6 +99,9 @@ def _harvest(t, sk, s, clear):
 
 @numba.njit(cache=True, _nrt=False)
 def _evict(t, sk, stats, s, rec):
+    # the flow's rows and those delete() will move are anywhere in the
+    # table: ask for them all at once, not one miss after another
+    flowtable.prefetch_delete(t, s)
     if stats[S_EXACT] == 0:
         _harvest(t, sk, s, True)
         regulator.forget(sk, t.key[s, flowtable.K_HASH])
@@ -125,8 +128,7 @@ def _touch(t, sk, stats, rec, h, a_hi, a_lo, b_hi, b_lo, ppa, ts, app):
     if s < 0:
         return _insert(t, sk, stats, rec, h, a_hi, a_lo, b_hi, b_lo, ppa,
                        ts, app)
-    if ts > flowtable.last_ns(t, s):
-        flowtable.set_last(t, s, ts)
+    flowtable.seen_at(t, s, ts)
     if t.cnt[s, flowtable.C_APP] == 0.0:
         t.cnt[s, flowtable.C_APP] = app
     return s
@@ -248,21 +250,14 @@ def expire_flows(t, sk, stats, rec, cutoff_ns):
 
     Returns False when ``rec`` filled up before the scan ended (drain it
     and call again). Deleting shifts later entries back into the slot, so
-    the scan re-examines a slot after a deletion. ``t.last`` is a lower
-    bound of each flow's last-seen time (packets do not write it): a slot
-    whose bound is before the cutoff is read, and either expires or has
-    its bound brought up to date.
+    the scan re-examines a slot after a deletion. The scan reads the
+    table's 8-byte ``last`` column, not its 128-byte slots.
     """
     s = 0
     c = len(t.key)
     last = t.last      # NO_LAST for free slots: never below a cutoff
     while s < c:
         if last[s] < cutoff_ns:
-            seen = flowtable.last_ns(t, s)
-            if seen >= cutoff_ns:
-                last[s] = seen
-                s += 1
-                continue
             if rec.n[0] >= len(rec.key):
                 return False
             _evict(t, sk, stats, s, rec)

@@ -19,7 +19,7 @@ class DpiSettings:
     pending_timeout_s: float = 32.0
     # Latency samples kept per service and interval for p50/p95.
     latency_samples: int = 4096
-    # Flow table (all 5-tuples): capacity (128 bytes a flow), idle timeout,
+    # Flow table (all 5-tuples): capacity (144 bytes a flow), idle timeout,
     # heavy hitters.
     flow_table_size: int = 65536
     flow_idle_timeout_s: float = 30.0

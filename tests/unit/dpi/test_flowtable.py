@@ -158,7 +158,104 @@ def test_random_inserts_and_deletes_agree_with_a_dict():
         if step % 100 == 0:
             for m, hm in live.items():
                 assert _find(t, hm, m) >= 0
+            check_columns(t)
     assert t.ctl[flowtable.CTL_COUNT] == len(live)
+
+
+def check_columns(t):
+    """The compact columns say what the slots' rows say.
+
+    Probes read the tags and the eviction window and idle scan the
+    last-seen column, not the rows: a slot is used exactly when its tag
+    is set (and K_PPA, which records carry, is nonzero), the tag is the
+    row's hash with TAG_USED, and the column's time is the row's.
+    """
+    used = t.tag != 0
+    assert (used == (t.key[:, flowtable.K_PPA] != 0)).all()
+    assert int(used.sum()) == t.ctl[flowtable.CTL_COUNT]
+    assert (t.tag[used] == (t.key[used, flowtable.K_HASH]
+                            | flowtable.TAG_USED)).all()
+    assert (t.last[used] == t.key[used, flowtable.K_LAST].astype(
+        np.int64)).all()
+    assert (t.last[~used] == flowtable.NO_LAST).all()
+
+
+def _row_lookup(t, h, key_row):
+    """The reference probe: slot by slot over the rows, as before tags."""
+    mask = len(t.key) - 1
+    s = int(h) & mask
+    while t.key[s, flowtable.K_PPA] != 0:
+        if (t.key[s, :flowtable.K_FIRST] == key_row).all():
+            return s
+        s = (s + 1) & mask
+    return -1
+
+
+def _row_victim(t, h):
+    """The reference eviction choice, from the rows' K_PPA and K_LAST."""
+    mask = len(t.key) - 1
+    s = int(h) & mask
+    best = -1
+    for _ in range(flowtable.EVICT_WINDOW):
+        if t.key[s, flowtable.K_PPA] != 0 and (
+                best < 0 or int(t.key[s, flowtable.K_LAST])
+                < int(t.key[best, flowtable.K_LAST])):
+            best = s
+        s = (s + 1) & mask
+    while best < 0 and t.ctl[flowtable.CTL_COUNT]:
+        if t.key[s, flowtable.K_PPA] != 0:
+            best = s
+        s = (s + 1) & mask
+    return best
+
+
+def test_tags_and_times_stay_in_sync_with_the_rows():
+    # A small table kept full by a Zipf trace: flows are inserted,
+    # evicted (backward shifts), updated and expired, in both modes.
+    cols, _ = zipf_columns(20000, 3000, seconds=60.0)
+    for exact in (True, False):
+        acc = flowaccounting.FlowAccounting(
+            settings(flow_table_size=256, flow_idle_timeout_s=5),
+            exact=exact)
+        t = acc.table
+        rs = np.random.RandomState(1)
+        n = len(cols['ts_ns'])
+        for lo in range(0, n, 2000):
+            feed(acc, {k: v[lo:lo + 2000] for k, v in cols.items()})
+            check_columns(t)
+            for h in rs.randint(0, 2**63, 50, dtype=np.uint64):
+                assert flowtable.victim(t, h) == _row_victim(t, h)
+            for s in np.flatnonzero(t.tag != 0)[:50]:
+                row = t.key[s, :flowtable.K_FIRST].copy()
+                h = row[flowtable.K_HASH]
+                assert _row_lookup(t, h, row) == s
+                assert flowtable.lookup(t, h, *row[1:]) == s
+                assert flowtable.find_hash(t, h) == s
+            acc.expire(int(cols['ts_ns'][min(n, lo + 2000) - 1]) - 5 * S)
+            check_columns(t)
+        assert acc.evictions > 1000
+        acc.flush_all()
+        check_columns(t)
+        assert not t.tag.any()
+
+
+def test_a_tag_match_is_checked_against_the_row():
+    # Tags drop the hash's top bit: two hashes that differ only there
+    # share a tag, and the row's hash and key tell them apart.
+    t = flowtable.new_table(64)
+    top = 1 << 63
+    s = _put(t, 5, 1)
+    assert t.tag[s] == (5 | top)
+    assert _find(t, 5 | top, 1) == -1
+    assert flowtable.find_hash(t, np.uint64(5 | top)) == -1
+    s2 = _put(t, 5 | top, 1)
+    assert s2 == s + 1 and t.tag[s2] == t.tag[s]
+    assert _find(t, 5 | top, 1) == s2
+    assert flowtable.find_hash(t, np.uint64(5 | top)) == s2
+    assert flowtable.find_hash(t, np.uint64(5)) == s
+    flowtable.delete(t, s)
+    assert _find(t, 5 | top, 1) == s
+    check_columns(t)
 
 
 # -- exact accounting -----------------------------------------------------
@@ -251,10 +348,10 @@ def test_idle_flows_expire_with_a_record_and_active_ones_stay():
     assert acc.flows == 0
 
 
-def test_idle_scan_refreshes_a_stale_bound_instead_of_expiring():
-    # Packets do not write the idle column: a flow inserted at T0 and
-    # seen again at T0 + 25 s still has T0 there. The scan at T0 + 31 s
-    # must read the slot, keep the flow and bring its bound up to date.
+def test_idle_column_follows_every_packet():
+    # The idle scan and the eviction window read only the last-seen
+    # column: a flow inserted at T0 and seen again at T0 + 25 s must
+    # have T0 + 25 s there, and so stay at T0 + 31 s.
     acc = flowaccounting.FlowAccounting(settings(flow_idle_timeout_s=30),
                                         exact=True)
     feed(acc, packets([
@@ -262,10 +359,9 @@ def test_idle_scan_refreshes_a_stale_bound_instead_of_expiring():
         (T0 + 25 * S, '10.0.0.1', '10.0.0.2', 1000, 53, 17, 80),
     ]))
     t = acc.table
-    (s,) = np.flatnonzero(t.key[:, flowtable.K_PPA] != 0)
-    assert t.last[s] == T0
-    assert acc.expire(T0 + 31 * S) == []
+    (s,) = np.flatnonzero(t.tag != 0)
     assert t.last[s] == T0 + 25 * S
+    assert acc.expire(T0 + 31 * S) == []
     (r,) = acc.expire(T0 + 56 * S)
     assert r['packets_ab'] == 2
     assert r['last_seen'] == (T0 + 25 * S) / 1e9
