@@ -24,9 +24,10 @@ in the same process measures packets per CPU second of
 
 and prints a table with the ratio. CPU time (``time.process_time``), not
 wall time: the machine is shared, and the target is per core. Each side
-runs ``--repeat`` times and the best run counts, since neighbours on shared
-cores only ever slow a run down. One warm-up replay of a small capture runs
-first so that numba's compilation is not measured. dpiaas's totals are
+runs ``--repeat`` times, the two in turns, and the best run counts, since
+neighbours on shared cores only ever slow a run down. One warm-up replay
+of a small capture runs first so that numba's compilation is not
+measured. dpiaas's totals are
 then checked against the generator's ground truth, metric by metric: a fast
 collector that counts wrong is no result.
 
@@ -229,12 +230,20 @@ def main(argv=None):
           % (time.monotonic() - t0))
 
     # Best of --repeat runs: the host's cores are shared, and other
-    # tenants only ever make a run slower, never faster.
+    # tenants only ever make a run slower, never faster. (a) and (b)
+    # take turns, so that both meet the same phases of a host whose speed
+    # drifts by tens of percent over minutes (measured: the same code
+    # 0.46 and 0.71 CPU-seconds per million packets ten minutes apart);
+    # one after the other, a slow phase could fall on one side only.
     cpus_a = []
+    cpus_b = []
     for _ in range(args.repeat):
         reports, cpu, stats = run_dpiaas(path, spec)
         cpus_a.append(cpu)
+        _, n_b, cpu = scapy_baseline.count(path, args.baseline_packets)
+        cpus_b.append(cpu)
     cpu_a = min(cpus_a)
+    cpu_b = min(cpus_b)
     n_a = truth['packets']
     # The same pipeline with the flow table counting every packet exactly
     # (no FlowRegulator in front), and with no flow table at all: where
@@ -253,11 +262,6 @@ def main(argv=None):
     skipped = None
     if not args.no_breakdown:
         read, decode, skipped = breakdown(path)
-    cpus_b = []
-    for _ in range(args.repeat):
-        _, n_b, cpu = scapy_baseline.count(path, args.baseline_packets)
-        cpus_b.append(cpu)
-    cpu_b = min(cpus_b)
 
     line_a, pps_a = _row('(a) dpiaas replay, all metrics', n_a, cpus_a)
     line_b, pps_b = _row('(b) scapy baseline (paper)', n_b, cpus_b)
@@ -277,7 +281,10 @@ def main(argv=None):
     for line in variants:
         print(line)
     print(line_b)
-    print('%-34s %10.0fx' % ('ratio a/b', ratio))
+    rounds = sorted((n_a / a) / (n_b / b) for a, b in zip(cpus_a, cpus_b))
+    print('%-34s %10.0fx %s' % (
+        'ratio a/b', ratio, ' ' * 36 + 'each round %.0f-%.0fx' % (
+            rounds[0], rounds[-1]) if len(rounds) > 1 else ''))
     if read is not None:
         print('breakdown of (a), separate passes:')
         rest = cpu_a - decode
