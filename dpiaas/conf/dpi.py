@@ -16,7 +16,7 @@ OPTS = [
     cfg.IntOpt('stream_table_size', default=_D.stream_table_size, min=8,
                help='TCP connections of decoded services (SIP/HTTP/DNS '
                     'over TCP) tracked at once per collector; the least '
-                    'recently used is evicted when full (768 bytes '
+                    'recently used is evicted when full (832 bytes '
                     'each).'),
     cfg.IntOpt('pending_table_size', default=_D.pending_table_size, min=4,
                help='SIP and DNS requests awaiting a response (for '

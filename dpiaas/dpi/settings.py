@@ -12,7 +12,7 @@ class DpiSettings:
     interval_ms: int = 500
     batch_size: int = 8192
     # Application streams (TCP connections on decoded services) tracked at
-    # once: 768 bytes each (12 MB for the default).
+    # once: 832 bytes each (13 MiB for the default).
     stream_table_size: int = 16384
     # Requests awaiting a response (latency pairing) per collector.
     pending_table_size: int = 65536
