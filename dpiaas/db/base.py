@@ -51,6 +51,24 @@ def as_dict(row):
     return dict(row._mapping)
 
 
+def _busy_timeout(conn, ms):
+    """Set SQLite's busy timeout of ``conn``'s connection, outside any
+    transaction (on the driver's connection: a statement through
+    SQLAlchemy would begin one)."""
+    conn.connection.driver_connection.execute(
+        'PRAGMA busy_timeout = %d' % ms)
+
+
+def _restore_busy_timeout(conn):
+    """Back to the default before the connection returns to the pool; a
+    connection that cannot be set is dropped rather than reused with a
+    shorter wait."""
+    try:
+        _busy_timeout(conn, engines.SQLITE_BUSY_TIMEOUT_MS)
+    except (sqlite3.Error, sa.exc.SQLAlchemyError, AttributeError):
+        conn.invalidate()
+
+
 class FairLock:
     """A reentrant lock granted in the order it was asked for."""
 
@@ -202,13 +220,14 @@ class StorageBase:
         """A transaction that holds the SQLite write lock from its start
         (and, on SQLite, this Storage's writer lock)."""
         with contextlib.ExitStack() as stack:
+            busy_s = engines.SQLITE_BUSY_TIMEOUT_MS / 1000.0
+            began = time.monotonic()
             if self._write_lock is not None:
                 # as long as SQLite itself would wait for its lock: a
                 # database held by another process fails writers after
                 # the busy timeout, not after one timeout per writer
                 # queued here
-                if not self._write_lock.acquire(
-                        engines.SQLITE_BUSY_TIMEOUT_MS / 1000.0):
+                if not self._write_lock.acquire(busy_s):
                     raise sa.exc.OperationalError(
                         'BEGIN IMMEDIATE', None, sqlite3.OperationalError(
                             'database is locked (this process\'s other '
@@ -216,7 +235,7 @@ class StorageBase:
                 stack.callback(self._write_lock.release)
                 if self._process_lock is not None:
                     if not self._process_lock.acquire(
-                            engines.SQLITE_BUSY_TIMEOUT_MS / 1000.0):
+                            max(0.0, busy_s - (time.monotonic() - began))):
                         raise sa.exc.OperationalError(
                             'BEGIN IMMEDIATE', None,
                             sqlite3.OperationalError(
@@ -225,6 +244,17 @@ class StorageBase:
                                 % self._process_lock.path))
                     stack.callback(self._process_lock.release)
             conn = stack.enter_context(self.engine.connect())
+            if self._write_lock is not None:
+                waited = time.monotonic() - began
+                if waited > 0.001:
+                    # what this writer waited for the locks counts
+                    # against SQLite's wait too: queued behind a writer
+                    # that waited out a database locked by someone else,
+                    # it failed a whole busy timeout later (the fault
+                    # test saw the first failure after 60 s, not 30)
+                    _busy_timeout(conn, max(1, int(
+                        (busy_s - waited) * 1000)))
+                    stack.callback(_restore_busy_timeout, conn)
             conn = conn.execution_options(
                 **{engines.BEGIN_MODE: 'IMMEDIATE'})
             stack.enter_context(conn.begin())

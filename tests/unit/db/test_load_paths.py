@@ -163,3 +163,53 @@ def test_no_lock_file_for_a_database_in_memory():
         assert s._process_lock is None
     finally:
         s.close()
+
+
+def test_a_queued_writer_fails_one_busy_timeout_after_it_began(
+        storage, db_url, monkeypatch):
+    """The database is locked by another program. A writer queued behind
+    one that is waiting out SQLite's busy timeout fails one busy timeout
+    after it began, not after its turn plus a whole timeout of its own
+    (the fault test saw the engine's first failure after 60 s, not 30)."""
+    import sqlite3
+
+    import pytest
+    import sqlalchemy as sa
+    from dpiaas.db import engines
+    monkeypatch.setattr(engines, 'SQLITE_BUSY_TIMEOUT_MS', 1500)
+    # new connections get the patched default
+    storage.engine.dispose()
+    lock = sqlite3.connect(db_url[len('sqlite:///'):], isolation_level=None)
+    lock.execute('BEGIN EXCLUSIVE')
+    first_in = threading.Event()
+    errors = []
+
+    def first():
+        with storage._write_lock:
+            first_in.set()
+            try:
+                storage.create_monitor({'project_id': 'p1'})
+            except sa.exc.OperationalError as exc:
+                errors.append(exc)
+
+    t = threading.Thread(target=first)
+    t.start()
+    try:
+        assert first_in.wait(5)
+        time.sleep(0.75)     # the first writer is in SQLite's wait now
+        began = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError, match='locked'):
+            storage.create_monitor({'project_id': 'p1'})
+        waited = time.monotonic() - began
+        t.join(5)
+    finally:
+        lock.rollback()
+        lock.close()
+    assert errors, 'the first writer should have failed too'
+    # one busy timeout (1.5 s) from its start, not 0.75 + 1.5 s
+    assert waited < 1.5 + 0.5, waited
+    # the connection went back to the pool with the default timeout
+    assert storage.create_monitor({'project_id': 'p1'})['id']
+    with storage.engine.connect() as conn:
+        assert conn.exec_driver_sql(
+            'PRAGMA busy_timeout').scalar() == 1500
