@@ -32,7 +32,7 @@ def _fragmented(frame, at=16):
     for off, part, more in ((0, payload[:at], 1),
                             (at, payload[at:], 0)):
         hdr = bytearray(ip)
-        struct.pack_into('!HH', hdr, 2, 20 + len(part), 0)
+        struct.pack_into('!H', hdr, 2, 20 + len(part))
         struct.pack_into('!H', hdr, 6, (more << 13) | (off // 8))
         out.append(eth + bytes(hdr) + part)
     return out
